@@ -1,0 +1,121 @@
+#include "imgtrust/fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "imgtrust/cleanup.h"
+#include "imgtrust/xalloc.h"
+
+bool it_path_exists(const char *path)
+{
+        struct stat st;
+        return stat(path, &st) == 0;
+}
+
+int it_file_read(const char *path, size_t max, char **data, size_t *len, it_error *err)
+{
+        *data = NULL;
+        *len = 0;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return it_error_sys(err, IT_EIO, errno, "%s", path);
+        struct stat st;
+        if (fstat(fd, &st) != 0)
+                return it_error_sys(err, IT_EIO, errno, "%s", path);
+        if (!S_ISREG(st.st_mode))
+                return it_error_set(err, IT_EINPUT, "%s: not a regular file", path);
+        if ((unsigned long long)st.st_size > max)
+                return it_error_set(err, IT_EINPUT,
+                                    "%s: too large (%lld bytes; at most %zu are read)", path,
+                                    (long long)st.st_size, max);
+        /* The size can change under us; read at most max+1 bytes whatever fstat said. */
+        size_t cap = (size_t)st.st_size + 1, n = 0;
+        _cleanup_free_ char *buf = xmalloc(cap + 1);
+        for (;;) {
+                if (n == cap) {
+                        if (cap > max)
+                                return it_error_set(err, IT_EINPUT,
+                                                    "%s: too large (at most %zu bytes are read)",
+                                                    path, max);
+                        cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+                        buf = xrealloc(buf, cap + 1);
+                }
+                ssize_t r = read(fd, buf + n, cap - n);
+                if (r < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return it_error_sys(err, IT_EIO, errno, "%s", path);
+                }
+                if (r == 0)
+                        break;
+                n += (size_t)r;
+        }
+        if (n > max)
+                return it_error_set(err, IT_EINPUT, "%s: too large (at most %zu bytes are read)",
+                                    path, max);
+        buf[n] = '\0';
+        *data = IT_STEAL(buf);
+        *len = n;
+        return 0;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+        const char *p = data;
+        while (len) {
+                ssize_t w = write(fd, p, len);
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -1;
+                }
+                p += w;
+                len -= (size_t)w;
+        }
+        return 0;
+}
+
+int it_file_replace(const char *path, const void *data, size_t len, mode_t mode, it_error *err)
+{
+        _cleanup_free_ char *dcopy = xstrdup(path);
+        _cleanup_free_ char *bcopy = xstrdup(path);
+        const char *dir = dirname(dcopy);
+        const char *base = basename(bcopy);
+        _cleanup_free_ char *tmp = xasprintf("%s/.%s.XXXXXX", dir, base);
+
+        struct stat st;
+        if (stat(path, &st) == 0) {
+                if (!S_ISREG(st.st_mode))
+                        return it_error_set(err, IT_EINPUT, "%s: not a regular file", path);
+                mode = st.st_mode & 07777;
+        } else if (errno != ENOENT) {
+                return it_error_sys(err, IT_EIO, errno, "%s", path);
+        }
+
+        _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return it_error_sys(err, IT_EIO, errno, "%s: cannot create a temporary file in %s",
+                                    path, dir);
+        int saved;
+        if (write_all(fd, data, len) != 0 || fchmod(fd, mode) != 0 || fsync(fd) != 0)
+                goto fail;
+        if (close(IT_STEAL_FD(fd)) != 0)
+                goto fail_closed;
+        if (rename(tmp, path) != 0)
+                goto fail_closed;
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0)
+                (void)fsync(
+                    dfd); /* the rename is done; a failed directory sync is not worth undoing it */
+        return 0;
+fail:
+fail_closed:
+        saved = errno;
+        unlink(tmp);
+        return it_error_sys(err, IT_EIO, saved, "%s: cannot write", path);
+}

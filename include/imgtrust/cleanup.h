@@ -1,0 +1,46 @@
+/* Scope-bound cleanup for locals, so every early return frees what the function owns. */
+#ifndef IMGTRUST_CLEANUP_H
+#define IMGTRUST_CLEANUP_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "imgtrust/error.h"
+
+static inline void it_freep(void *p)
+{
+        free(*(void **)p);
+}
+static inline void it_closep(int *fd)
+{
+        if (*fd >= 0)
+                close(*fd);
+}
+static inline void it_fclosep(FILE **f)
+{
+        if (*f)
+                fclose(*f);
+}
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_free_ _cleanup_(it_freep)
+#define _cleanup_close_ _cleanup_(it_closep)
+#define _cleanup_fclose_ _cleanup_(it_fclosep)
+#define _cleanup_error_ _cleanup_(it_error_clear)
+
+/* Hand ownership out of a cleanup-managed local. */
+#define IT_STEAL(p)                                                                                \
+        ({                                                                                         \
+                __typeof__(p) it_steal_tmp_ = (p);                                                 \
+                (p) = NULL;                                                                        \
+                it_steal_tmp_;                                                                     \
+        })
+#define IT_STEAL_FD(fd)                                                                            \
+        ({                                                                                         \
+                int it_steal_fd_ = (fd);                                                           \
+                (fd) = -1;                                                                         \
+                it_steal_fd_;                                                                      \
+        })
+
+#endif

@@ -1,0 +1,23 @@
+/* File helpers: bounded reads and atomic replacement. */
+#ifndef IMGTRUST_FS_H
+#define IMGTRUST_FS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "imgtrust/error.h"
+
+/* Read the regular file `path` of at most `max` bytes. *data is allocated, NUL-terminated
+ * (the NUL is not counted in *len); the caller frees it. A larger file is IT_EINPUT; a missing or
+ * unreadable one IT_EIO with errno kept in err->sys_errno. */
+int it_file_read(const char *path, size_t max, char **data, size_t *len, it_error *err);
+
+/* Replace `path` with `data` atomically: a temporary file in the same directory, written, fsynced,
+ * given the mode of the file it replaces (or `mode` for a new file), renamed over `path`, and the
+ * directory fsynced. On any failure `path` is untouched and the temporary file removed. */
+int it_file_replace(const char *path, const void *data, size_t len, mode_t mode, it_error *err);
+
+bool it_path_exists(const char *path);
+
+#endif
