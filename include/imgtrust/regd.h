@@ -1,4 +1,5 @@
-/* registries.d/*.yaml: where signatures are read from and written to (spec §4.4, §5). */
+/* registries.d, the YAML files of one directory: where signatures are read from and written
+ * to (spec §4.4, §5). */
 #ifndef IMGTRUST_REGD_H
 #define IMGTRUST_REGD_H
 

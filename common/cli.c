@@ -1,0 +1,50 @@
+#include "imgtrust/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "imgtrust/version.h"
+
+void it_cli_version(const char *prog)
+{
+        printf("%s (imgtrust) %s\n", prog, IMGTRUST_VERSION);
+}
+
+int it_cli_take_option(int *argc, char **argv, const char *const *names, const char **value,
+                       const char *prog)
+{
+        int out = 1;
+        for (int i = 1; i < *argc; i++) {
+                const char *a = argv[i];
+                if (strcmp(a, "--") == 0) {
+                        while (i < *argc)
+                                argv[out++] = argv[i++];
+                        break;
+                }
+                bool taken = false;
+                for (const char *const *n = names; *n; n++) {
+                        size_t l = strlen(*n);
+                        if (strncmp(a, "--", 2) != 0 || strncmp(a + 2, *n, l) != 0)
+                                continue;
+                        if (a[2 + l] == '=') {
+                                *value = a + 3 + l;
+                                taken = true;
+                        } else if (a[2 + l] == '\0') {
+                                if (i + 1 >= *argc) {
+                                        fprintf(stderr, "%s: option --%s needs a value\n", prog,
+                                                *n);
+                                        return -1;
+                                }
+                                *value = argv[++i];
+                                taken = true;
+                        }
+                        if (taken)
+                                break;
+                }
+                if (!taken)
+                        argv[out++] = argv[i];
+        }
+        argv[out] = NULL;
+        *argc = out;
+        return 0;
+}

@@ -1,0 +1,17 @@
+/* Small pieces every program shares: version/help printing and option values. */
+#ifndef IMGTRUST_CLI_H
+#define IMGTRUST_CLI_H
+
+#include <stdbool.h>
+
+/* "PROG (imgtrust) VERSION" on stdout. */
+void it_cli_version(const char *prog);
+
+/* Remove `--NAME VALUE` / `--NAME=VALUE` (for each of the names given, NULL-terminated) from
+ * argv wherever it stands before a "--", so global options may follow the subcommand. Stores the
+ * last value in *value (borrowed from argv). Returns -1 (and prints a usage error) when the value
+ * is missing. */
+int it_cli_take_option(int *argc, char **argv, const char *const *names, const char **value,
+                       const char *prog);
+
+#endif
