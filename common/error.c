@@ -7,7 +7,7 @@
 #include "imgtrust/buf.h"
 #include "imgtrust/xalloc.h"
 
-static char *vfmt(const char *fmt, va_list ap)
+__attribute__((format(printf, 1, 0))) static char *vfmt(const char *fmt, va_list ap)
 {
         struct it_buf b = IT_BUF_INIT;
         it_buf_vaddf(&b, fmt, ap);

@@ -80,6 +80,14 @@ static int write_all(int fd, const void *data, size_t len)
         return 0;
 }
 
+/* The rename is done by now; a failed directory sync is not worth undoing it for. */
+static void sync_dir(const char *dir)
+{
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0)
+                (void)fsync(dfd);
+}
+
 int it_file_replace(const char *path, const void *data, size_t len, mode_t mode, it_error *err)
 {
         _cleanup_free_ char *dcopy = xstrdup(path);
@@ -105,16 +113,12 @@ int it_file_replace(const char *path, const void *data, size_t len, mode_t mode,
         if (write_all(fd, data, len) != 0 || fchmod(fd, mode) != 0 || fsync(fd) != 0)
                 goto fail;
         if (close(IT_STEAL_FD(fd)) != 0)
-                goto fail_closed;
+                goto fail;
         if (rename(tmp, path) != 0)
-                goto fail_closed;
-        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0)
-                (void)fsync(
-                    dfd); /* the rename is done; a failed directory sync is not worth undoing it */
+                goto fail;
+        sync_dir(dir);
         return 0;
 fail:
-fail_closed:
         saved = errno;
         unlink(tmp);
         return it_error_sys(err, IT_EIO, saved, "%s: cannot write", path);

@@ -20,7 +20,8 @@ void it_buf_add(struct it_buf *b, const void *p, size_t n);
 void it_buf_adds(struct it_buf *b, const char *s);
 void it_buf_addch(struct it_buf *b, char c);
 void it_buf_addf(struct it_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void it_buf_vaddf(struct it_buf *b, const char *fmt, va_list ap);
+void it_buf_vaddf(struct it_buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 /* "" when empty, never NULL. */
 const char *it_buf_str(const struct it_buf *b);
 void it_buf_reset(struct it_buf *b);
