@@ -88,8 +88,18 @@ static void sync_dir(const char *dir)
                 (void)fsync(dfd);
 }
 
-int it_file_replace(const char *path, const void *data, size_t len, mode_t mode, it_error *err)
+int it_file_replace(const char *path_in, const void *data, size_t len, mode_t mode, it_error *err)
 {
+        /* A configuration file that is a symlink is replaced where it really lives, as a program
+         * writing in place would; replacing the link itself would silently detach it. */
+        _cleanup_free_ char *resolved = NULL;
+        struct stat lst;
+        if (lstat(path_in, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+                resolved = realpath(path_in, NULL);
+                if (!resolved)
+                        return it_error_sys(err, IT_EIO, errno, "%s", path_in);
+        }
+        const char *path = resolved ? resolved : path_in;
         _cleanup_free_ char *dcopy = xstrdup(path);
         _cleanup_free_ char *bcopy = xstrdup(path);
         const char *dir = dirname(dcopy);

@@ -55,8 +55,21 @@ static int fail(it_error *err)
 
 static int usage_error(const char *cmd, const char *msg)
 {
-        fprintf(stderr, "%s %s: %s (see '%s %s --help')\n", PROG, cmd, msg, PROG, cmd);
+        fprintf(stderr, "%s: %s: %s (see '%s %s --help')\n", PROG, cmd, msg, PROG, cmd);
         return IT_EXIT_INPUT;
+}
+
+/* getopt's own messages are off (opterr = 0), so a bad option is reported in one line. */
+static int bad_option(const char *cmd, char **argv)
+{
+        char msg[160];
+        if (optopt)
+                snprintf(msg, sizeof msg, "option -%c %s", optopt,
+                         strchr("tf", optopt) ? "needs a value" : "is not known");
+        else
+                snprintf(msg, sizeof msg, "option %.100s is not known or needs a value",
+                         argv[optind - 1]);
+        return usage_error(cmd, msg);
 }
 
 /* ---------------------------------------------------------------- set */
@@ -84,6 +97,7 @@ static int cmd_set(struct opts *o, int argc, char **argv)
         _cleanup_strv_ struct it_strv keys = IT_STRV_INIT;
         int c;
         optind = 1;
+        opterr = 0;
         while ((c = getopt_long(argc, argv, "+t:f:h", lo, NULL)) != -1) {
                 switch (c) {
                 case 't':
@@ -96,7 +110,7 @@ static int cmd_set(struct opts *o, int argc, char **argv)
                         fputs(SET_HELP, stdout);
                         return 0;
                 default:
-                        return usage_error("set", "invalid option");
+                        return bad_option("set", argv);
                 }
         }
         if (argc - optind != 1)
@@ -181,11 +195,6 @@ static int cmp_scope(const void *a, const void *b)
         return strcmp((*(struct it_scope *const *)a)->name, (*(struct it_scope *const *)b)->name);
 }
 
-static void add_ids(struct it_strv *ids, const struct it_keyring_info *ki)
-{
-        keyfile_podman_ids(ki, ids);
-}
-
 static char *show_gpg_ids(const struct it_requirement *r)
 {
         if (r->type == IT_REQ_SIGSTORE_SIGNED)
@@ -198,26 +207,26 @@ static char *show_gpg_ids(const struct it_requirement *r)
                 it_strv_push(&files, r->key_path);
         for (size_t i = 0; i < r->key_paths.n; i++)
                 it_strv_push(&files, r->key_paths.v[i]);
-        for (size_t i = 0; i < files.n; i++) {
+        for (size_t i = 0; i < files.n + r->nkey_data; i++) {
                 _cleanup_error_ it_error err = IT_ERROR_INIT;
-                struct it_keyring_info ki = IT_KEYRING_INFO_INIT;
-                if (keyfile_inspect_path(files.v[i], &ki, &err) != 0) {
-                        /* podman shows an empty ID when gpg cannot read the file; we say why. */
-                        it_error_print(PROG, &err);
-                        continue;
+                _cleanup_free_ char *data = NULL;
+                size_t len = 0;
+                int rc;
+                if (i < files.n) {
+                        rc = it_file_read(files.v[i], IT_KEYFILE_MAX, &data, &len, &err);
+                        if (rc == 0)
+                                rc = keyfile_podman_ids_data(data, len, &ids, &err);
+                        if (rc != 0)
+                                it_error_wrap(&err, "%s", files.v[i]);
+                } else {
+                        rc = keyfile_podman_ids_data(r->key_data[i - files.n].data,
+                                                     r->key_data[i - files.n].len, &ids, &err);
+                        if (rc != 0)
+                                it_error_wrap(&err, "%s.keyData", r->where);
                 }
-                add_ids(&ids, &ki);
-                keyring_info_free(&ki);
-        }
-        for (size_t i = 0; i < r->nkey_data; i++) {
-                _cleanup_error_ it_error err = IT_ERROR_INIT;
-                struct it_keyring_info ki = IT_KEYRING_INFO_INIT;
-                if (keyfile_inspect(r->key_data[i].data, r->key_data[i].len, &ki, &err) != 0) {
+                /* podman shows an empty ID when gpg cannot read the keys; we also say why. */
+                if (rc != 0)
                         it_error_print(PROG, &err);
-                        continue;
-                }
-                add_ids(&ids, &ki);
-                keyring_info_free(&ki);
         }
         struct it_buf b = IT_BUF_INIT;
         for (size_t i = 0; i < ids.n; i++) {
@@ -262,10 +271,20 @@ static void add_rows(struct row **rows, size_t *n, const struct it_reqs *reqs,
         }
 }
 
+/* Width as Go's tabwriter counts it: UTF-8 characters, not bytes. */
+static size_t text_width(const char *s)
+{
+        size_t n = 0;
+        for (; *s; s++)
+                if (((unsigned char)*s & 0xC0) != 0x80)
+                        n++;
+        return n;
+}
+
 static void print_cell(const char *s, size_t width)
 {
         fputs(s, stdout);
-        for (size_t l = strlen(s); l < width; l++)
+        for (size_t l = text_width(s); l < width; l++)
                 putchar(' ');
 }
 
@@ -279,6 +298,7 @@ static int cmd_show(struct opts *o, int argc, char **argv)
         bool raw = false, json = false, noheading = false;
         int c;
         optind = 1;
+        opterr = 0;
         while ((c = getopt_long(argc, argv, "+jnh", lo, NULL)) != -1) {
                 switch (c) {
                 case 'r':
@@ -294,7 +314,7 @@ static int cmd_show(struct opts *o, int argc, char **argv)
                         fputs(SHOW_HELP, stdout);
                         return 0;
                 default:
-                        return usage_error("show", "invalid option");
+                        return bad_option("show", argv);
                 }
         }
         if (argc - optind > 1)
@@ -384,8 +404,8 @@ static int cmd_show(struct opts *o, int argc, char **argv)
                                 cells[3] = rows[i].gpg_id;
                         }
                         for (int k = 0; k < 4; k++)
-                                if (strlen(cells[k]) + 2 > w[k])
-                                        w[k] = strlen(cells[k]) + 2;
+                                if (text_width(cells[k]) + 2 > w[k])
+                                        w[k] = text_width(cells[k]) + 2;
                 }
                 if (!noheading) {
                         for (int k = 0; k < 4; k++)
@@ -705,6 +725,7 @@ static int cmd_check(struct opts *o, int argc, char **argv)
         bool json = false;
         int c;
         optind = 1;
+        opterr = 0;
         while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
                 switch (c) {
                 case 'j':
@@ -714,7 +735,7 @@ static int cmd_check(struct opts *o, int argc, char **argv)
                         fputs(CHECK_HELP, stdout);
                         return 0;
                 default:
-                        return usage_error("check", "invalid option");
+                        return bad_option("check", argv);
                 }
         }
         if (argc - optind > 1)
@@ -765,7 +786,8 @@ int main(int argc, char **argv)
             it_cli_take_option(&argc, argv, regd_names, &o.regd, PROG) != 0)
                 return IT_EXIT_INPUT;
         if (argc < 2) {
-                usage(stderr);
+                fprintf(stderr, "%s: a command is required: set, show or check (see '%s --help')\n",
+                        PROG, PROG);
                 return IT_EXIT_INPUT;
         }
         const char *cmd = argv[1];

@@ -31,11 +31,13 @@ bool trust_docker_scope_valid(const char *scope, char **why)
         }
         if (!strchr(scope, '/')) {
                 if (looks_like_domain(scope, strlen(scope))) {
-                        /* A host[:port] scope: check it through a reference on that host. */
-                        _cleanup_free_ char *probe = xasprintf("%s/x", scope);
+                        /* A host[:port] scope: valid when a two-component repository on it keeps
+                         * exactly that host after normalisation (index.docker.io would not). */
+                        _cleanup_free_ char *probe = xasprintf("%s/x/y", scope);
                         struct it_ref r = IT_REF_INIT;
                         it_error err = IT_ERROR_INIT;
-                        bool ok = ref_parse_canonical(probe, &r, &err) == 0;
+                        bool ok = ref_parse_normalized(probe, &r, &err) == 0 &&
+                                  strcmp(r.domain, scope) == 0;
                         ref_free(&r);
                         it_error_clear(&err);
                         if (ok)

@@ -15,7 +15,8 @@ int it_file_read(const char *path, size_t max, char **data, size_t *len, it_erro
 
 /* Replace `path` with `data` atomically: a temporary file in the same directory, written, fsynced,
  * given the mode of the file it replaces (or `mode` for a new file), renamed over `path`, and the
- * directory fsynced. On any failure `path` is untouched and the temporary file removed. */
+ * directory fsynced. A symlink is followed: its target is replaced. On any failure `path` is
+ * untouched and the temporary file removed. */
 int it_file_replace(const char *path, const void *data, size_t len, mode_t mode, it_error *err);
 
 bool it_path_exists(const char *path);

@@ -36,8 +36,12 @@ int keyfile_inspect(const void *data, size_t len, struct it_keyring_info *out, i
 int keyfile_inspect_path(const char *path, struct it_keyring_info *out, it_error *err);
 void keyring_info_free(struct it_keyring_info *k);
 
-/* podman's ID column for key material: for every key, the e-mail (the text between '<' and '>')
- * of each user ID, or the whole user ID when it has none; appended to *out in order. */
-void keyfile_podman_ids(const struct it_keyring_info *k, struct it_strv *out);
+/* Largest key file read. */
+#define IT_KEYFILE_MAX (8u << 20)
+
+/* podman's ID column for key material, from the key file's bytes (armored or binary) as
+ * `gpg2 --with-colons FILE` lists them: every user ID in file order, reduced to the text between
+ * '<' and '>' when it has both. Appended to *out. IT_EINPUT for malformed OpenPGP data. */
+int keyfile_podman_ids_data(const void *data, size_t len, struct it_strv *out, it_error *err);
 
 #endif

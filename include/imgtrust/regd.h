@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "imgtrust/error.h"
 #include "imgtrust/ref.h"
@@ -64,6 +65,14 @@ void regd_choice_free(struct it_regd_choice *c);
 /* The built-in default base for this user (allocated): file:///var/lib/containers/sigstore for
  * root, file://$HOME/.local/share/containers/sigstore otherwise. */
 char *regd_builtin_default(void);
+/* The same decision for a given effective UID and home directory (allocated): a home that is not
+ * absolute (or NULL) is replaced by the passwd entry of euid, else "/"; the path is cleaned as
+ * filepath.Join does and percent-encoded as url.URL.String does. */
+char *regd_builtin_default_for(uid_t euid, const char *home);
+
+/* use-sigstore-attachments for a reference: the most specific section (identity, namespaces,
+ * default-docker) that sets it; false when none does. */
+bool regd_use_sigstore_attachments(const struct it_regd *r, const struct it_ref *ref);
 
 /* The STORE column of `podman image trust show` for a policy scope ("" for default rows):
  * podman's own lookup (exact key, then cut at the last '/', no wildcards, first section found
@@ -72,7 +81,8 @@ const char *regd_podman_store(const struct it_regd *r, const char *scope);
 
 /* Lookaside URL of signature n (from 1) for repository path `repo_path` (no domain) and a digest:
  * base + "/" + path + "@" + alg + "=" + hex + "/signature-" + n, concatenated literally (spec
- * §4.1). The digest is validated first. Allocated in *out. */
+ * §4.1). The digest is validated first. Allocated in *out. A query or fragment of base stays at
+ * the end, as url.URL puts it (the suffix goes into the path component). */
 int regd_signature_url(const char *base, const char *repo_path, const char *digest, unsigned n,
                        char **out, it_error *err);
 
