@@ -18,9 +18,14 @@ int it_json_parse(const char *data, size_t len, size_t max, const char *what, js
                 return it_error_set(err, IT_EINPUT, "%s: empty, expected a JSON document", what);
         json_error_t je;
         json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
-        if (!j)
+        if (!j) {
+                /* jansson quotes the offending input, which may hold line breaks: keep one line. */
+                for (char *c = je.text; *c; c++)
+                        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                                *c = '?';
                 return it_error_set(err, IT_EINPUT, "%s: line %d, column %d: invalid JSON: %s",
                                     what, je.line, je.column, je.text);
+        }
         *out = j;
         return 0;
 }
@@ -45,9 +50,14 @@ void it_json_path_key(struct it_buf *path, const char *key)
         }
         it_buf_adds(path, "[\"");
         for (const char *p = key; *p; p++) {
-                if (*p == '"' || *p == '\\')
+                unsigned char c = (unsigned char)*p;
+                if (c < 0x20 || c == 0x7f) {
+                        it_buf_addf(path, "\\u%04x", c); /* messages stay one line */
+                        continue;
+                }
+                if (c == '"' || c == '\\')
                         it_buf_addch(path, '\\');
-                it_buf_addch(path, *p);
+                it_buf_addch(path, (char)c);
         }
         it_buf_adds(path, "\"]");
 }

@@ -104,7 +104,10 @@ static int cmd_set(struct opts *o, int argc, char **argv)
                         type = optarg;
                         break;
                 case 'f':
-                        it_strv_push(&keys, optarg);
+                        /* podman's -f is a string slice: "a,b" names two files, "" none. */
+                        for (char *save = NULL, *k = strtok_r(optarg, ",", &save); k;
+                             k = strtok_r(NULL, ",", &save))
+                                it_strv_push(&keys, k);
                         break;
                 case 'h':
                         fputs(SET_HELP, stdout);
