@@ -226,7 +226,7 @@ static int parse_mapping(struct yreader *y, const char *where, key_fn fn, void *
                         return it_error_set(y->err, IT_EINPUT,
                                             "%s: line %zu: %s: mapping keys must be scalars",
                                             y->file, ev_line(&ev), where);
-                const char *key;
+                const char *key = NULL;
                 rc = scalar_text(y, &ev, where, &key);
                 if (rc)
                         return rc;
@@ -353,7 +353,7 @@ static int section_key(struct yreader *y, const char *key, const yaml_event_t *k
                 if (ev.type != YAML_SCALAR_EVENT)
                         return it_error_set(y->err, IT_EINPUT, "%s: %s: must be a string", y->file,
                                             kw);
-                const char *v;
+                const char *v = NULL;
                 rc = scalar_text(y, &ev, kw, &v);
                 if (rc)
                         return rc;

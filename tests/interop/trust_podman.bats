@@ -101,9 +101,10 @@ both_refuse() {
 	both_set 11 -t accept quay.io:5000/ns/app:1.0
 	both_set 12 -f keys/relative.gpg quay.io/relative
 	both_set 13 -t accept default
+	both_set 14 -f "$KEYDIR/alice.gpg,$KEYDIR/bob.asc" quay.io/comma
 	# what we ended with, to be sure the steps did something
 	run -0 jq -r '.transports.docker | keys | join(" ")' "$OP"
-	assert_eq "$output" "docker.io/library/busybox ex.example.com/a<b>&c quay.io quay.io/ns/app@$DIGEST quay.io/relative quay.io/sig quay.io:5000/ns/app:1.0 registry.example.com/team registry.example.com:5000/prod"
+	assert_eq "$output" "docker.io/library/busybox ex.example.com/a<b>&c quay.io quay.io/comma quay.io/ns/app@$DIGEST quay.io/relative quay.io/sig quay.io:5000/ns/app:1.0 registry.example.com/team registry.example.com:5000/prod"
 	run -0 jq -c '.transports.docker["registry.example.com:5000/prod"] | map(.keyPath)' "$OP"
 	assert_eq "$output" "[\"$KEYDIR/alice.gpg\",\"$KEYDIR/bob.asc\"]"
 	run -0 jq -r '.transports.docker["quay.io/relative"][0].keyPath' "$OP"
