@@ -46,12 +46,22 @@ bool trust_docker_scope_valid(const char *scope, char **why)
                         return false;
                 }
         }
+        /* An image identity (repo:tag, repo@digest) or a repository or namespace: the latter is
+         * valid when a repository below it would be canonical. */
         struct it_ref r = IT_REF_INIT;
         it_error err = IT_ERROR_INIT;
-        if (ref_parse_canonical(scope, &r, &err) == 0) {
+        if (ref_parse_canonical(scope, &r, &err) == 0 && !ref_is_name_only(&r)) {
                 ref_free(&r);
                 return true;
         }
+        ref_free(&r);
+        it_error_clear(&err);
+        _cleanup_free_ char *child = xasprintf("%s/x", scope);
+        if (ref_parse_canonical(child, &r, &err) == 0) {
+                ref_free(&r);
+                return true;
+        }
+        ref_free(&r);
         it_error_clear(&err);
         if (ref_parse_normalized(scope, &r, &err) == 0) {
                 _cleanup_free_ char *canon = ref_string(&r);
