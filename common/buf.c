@@ -84,3 +84,33 @@ void it_buf_free(struct it_buf *b)
         b->data = NULL;
         b->len = b->cap = 0;
 }
+
+void it_buf_add_quoted(struct it_buf *b, const char *s, size_t n, size_t max)
+{
+        size_t start = b->len, i;
+        it_buf_addch(b, '"');
+        for (i = 0; i < n && b->len - start <= max; i++) {
+                unsigned char c = (unsigned char)s[i];
+                if (c == '"' || c == '\\')
+                        it_buf_addf(b, "\\%c", c);
+                else if (c < 0x20 || c >= 0x7f)
+                        it_buf_addf(b, "\\x%02x", c);
+                else
+                        it_buf_addch(b, (char)c);
+        }
+        it_buf_addch(b, '"');
+        if (i < n)
+                it_buf_adds(b, "...");
+}
+
+char *it_quoten(const char *s, size_t n, size_t max)
+{
+        struct it_buf b = IT_BUF_INIT;
+        it_buf_add_quoted(&b, s, n, max);
+        return it_buf_detach(&b);
+}
+
+char *it_quote(const char *s, size_t max)
+{
+        return it_quoten(s, strlen(s), max);
+}

@@ -46,22 +46,7 @@ size_t digest_hex_len(enum it_digest_alg alg)
 /* Messages quote the offending input; keep them one printable, bounded line. Allocates. */
 static char *quote(const char *s, size_t n)
 {
-        struct it_buf b = IT_BUF_INIT;
-        size_t i;
-        it_buf_addch(&b, '"');
-        for (i = 0; i < n && b.len <= QUOTE_MAX; i++) {
-                unsigned char c = (unsigned char)s[i];
-                if (c == '"' || c == '\\')
-                        it_buf_addf(&b, "\\%c", c);
-                else if (c < 0x20 || c >= 0x7f)
-                        it_buf_addf(&b, "\\x%02x", c);
-                else
-                        it_buf_addch(&b, (char)c);
-        }
-        it_buf_addch(&b, '"');
-        if (i < n)
-                it_buf_adds(&b, "...");
-        return it_buf_detach(&b);
+        return it_quoten(s, n, QUOTE_MAX);
 }
 
 /* what: allocated description of the problem, consumed here. */

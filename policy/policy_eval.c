@@ -28,23 +28,7 @@
  * Allocates. */
 static char *quote(const char *s)
 {
-        struct it_buf b = IT_BUF_INIT;
-        size_t n = strlen(s);
-        size_t shown = n > QUOTE_MAX ? QUOTE_MAX : n;
-        it_buf_addch(&b, '"');
-        for (size_t i = 0; i < shown; i++) {
-                unsigned char c = (unsigned char)s[i];
-                if (c == '"' || c == '\\')
-                        it_buf_addf(&b, "\\%c", c);
-                else if (c < 0x20 || c == 0x7f)
-                        it_buf_addf(&b, "\\x%02x", c);
-                else
-                        it_buf_addch(&b, (char)c);
-        }
-        it_buf_addch(&b, '"');
-        if (shown < n)
-                it_buf_adds(&b, "...");
-        return it_buf_detach(&b);
+        return it_quote(s, QUOTE_MAX);
 }
 
 static bool is_lower_hex(const char *s, size_t n)

@@ -33,23 +33,7 @@ struct pctx {
 /* A value from the file, quoted for a one-line message. Allocated. */
 static char *quote(const char *s, size_t n)
 {
-        struct it_buf b = IT_BUF_INIT;
-        it_buf_addch(&b, '"');
-        for (size_t i = 0; i < n; i++) {
-                unsigned char ch = (unsigned char)s[i];
-                if (i == QUOTE_MAX) {
-                        it_buf_adds(&b, "...");
-                        break;
-                }
-                if (ch == '"' || ch == '\\')
-                        it_buf_addf(&b, "\\%c", ch);
-                else if (ch < 0x20 || ch == 0x7f)
-                        it_buf_addf(&b, "\\x%02x", ch);
-                else
-                        it_buf_addch(&b, (char)ch);
-        }
-        it_buf_addch(&b, '"');
-        return it_buf_detach(&b);
+        return it_quoten(s, n, QUOTE_MAX);
 }
 
 static char *quote_json(const json_t *v)

@@ -29,6 +29,13 @@ void it_buf_reset(struct it_buf *b);
 char *it_buf_detach(struct it_buf *b);
 void it_buf_free(struct it_buf *b);
 
+/* Outside input in a one-line message: s[0..n) in double quotes, `"` and `\` escaped, bytes
+ * outside printable ASCII as \xNN, cut with "..." once `max` characters have been written. */
+void it_buf_add_quoted(struct it_buf *b, const char *s, size_t n, size_t max);
+/* The same as a new string (allocated); it_quote takes a NUL-terminated string. */
+char *it_quoten(const char *s, size_t n, size_t max);
+char *it_quote(const char *s, size_t max);
+
 #define _cleanup_buf_ __attribute__((cleanup(it_buf_free)))
 
 #endif
