@@ -206,10 +206,7 @@ static char *show_gpg_ids(const struct it_requirement *r)
                 return xstrdup("");
         _cleanup_strv_ struct it_strv ids = IT_STRV_INIT;
         _cleanup_strv_ struct it_strv files = IT_STRV_INIT;
-        if (r->key_path)
-                it_strv_push(&files, r->key_path);
-        for (size_t i = 0; i < r->key_paths.n; i++)
-                it_strv_push(&files, r->key_paths.v[i]);
+        policy_req_key_files(r, &files);
         for (size_t i = 0; i < files.n + r->nkey_data; i++) {
                 _cleanup_error_ it_error err = IT_ERROR_INIT;
                 _cleanup_free_ char *data = NULL;
@@ -461,10 +458,7 @@ static json_t *check_keys(const struct it_requirement *r)
 {
         json_t *arr = json_array();
         struct it_strv files = IT_STRV_INIT;
-        if (r->key_path)
-                it_strv_push(&files, r->key_path);
-        for (size_t i = 0; i < r->key_paths.n; i++)
-                it_strv_push(&files, r->key_paths.v[i]);
+        policy_req_key_files(r, &files);
         for (size_t i = 0; i < files.n + r->nkey_data; i++) {
                 it_error err = IT_ERROR_INIT;
                 struct it_keyring_info ki = IT_KEYRING_INFO_INIT;

@@ -1234,3 +1234,11 @@ const char *policy_key_type_name(enum it_key_type t)
                 return key_type_names[t];
         return "unknown";
 }
+
+void policy_req_key_files(const struct it_requirement *r, struct it_strv *out)
+{
+        if (r->key_path)
+                it_strv_push(out, r->key_path);
+        for (size_t i = 0; i < r->key_paths.n; i++)
+                it_strv_push(out, r->key_paths.v[i]);
+}

@@ -86,10 +86,7 @@ static void lint_keys(const struct it_policy *p, const struct it_requirement *r,
         if (r->key_source == IT_KEYSRC_PATHS && r->key_paths.n == 0)
                 it_strv_pushf(out, "%s: %s.keyPaths: empty; the requirement can never be met",
                               p->path, r->where);
-        if (r->key_path)
-                it_strv_push(&files, r->key_path);
-        for (size_t i = 0; i < r->key_paths.n; i++)
-                it_strv_push(&files, r->key_paths.v[i]);
+        policy_req_key_files(r, &files);
         for (size_t i = 0; i < files.n + r->nkey_data; i++) {
                 it_error err = IT_ERROR_INIT;
                 struct it_keyring_info ki = IT_KEYRING_INFO_INIT;

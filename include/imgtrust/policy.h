@@ -120,6 +120,9 @@ int policy_from_json(const json_t *doc, const char *path, bool allow_unknown_top
                      struct it_policy *out, it_error *err);
 void policy_free(struct it_policy *p);
 
+/* The key files a requirement names (keyPath, then keyPaths), appended to *out. */
+void policy_req_key_files(const struct it_requirement *r, struct it_strv *out);
+
 const char *policy_req_type_name(enum it_req_type t);     /* "signedBy", ... */
 const char *policy_ident_type_name(enum it_ident_type t); /* "matchRepoDigestOrExact", ... */
 const char *policy_key_type_name(enum it_key_type t);
