@@ -235,5 +235,5 @@ bench_row "show (podman)" show-ours show-podman
 bench_row "check dir: (skopeo copy)" check-ours check-skopeo
 bench_note "set: each tool edits its own copy of policy.json, restored (untimed) before every run; $set_same. imgtrust replaces the file atomically (temporary file, fsync of file and directory, rename); podman rewrites it in place without fsync, so our side also pays for two disk flushes."
 bench_note "set/show: podman sets up its runtime (a scratch vfs store, locks) on every command; that is part of what its users wait for, and is included."
-bench_note "show: a gpg2 -> gpg shim is first in PATH, so podman reads the key files too ($show_ids rows with an ID); imgtrust reads them through gpgme in a private keyring; $show_same."
+bench_note "show: a gpg2 -> gpg shim is first in PATH, so podman reads the key files too ($show_ids rows with an ID); imgtrust reads their OpenPGP packets itself; $show_same."
 bench_note "check: compares policy evaluation plus start-up, not copying: skopeo copy stops at 'rejected by policy' before reading the image (it only creates the destination directory, $copied files copied), while imgtrust check also prints its account of the decision."
