@@ -1,0 +1,235 @@
+/* Making simple-signing blobs with gpgme in the user's keyring (spec 2.5, 8.1). */
+#include "imgtrust/gpg.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gpgme.h>
+
+#include "imgtrust/cleanup.h"
+#include "imgtrust/fs.h"
+#include "imgtrust/xalloc.h"
+
+/* A passphrase file holds one line; anything this large is not one. */
+#define PASSPHRASE_FILE_MAX (64u << 10)
+
+static void ctx_releasep(gpgme_ctx_t *c)
+{
+        if (*c)
+                gpgme_release(*c);
+}
+
+static void data_releasep(gpgme_data_t *d)
+{
+        if (*d)
+                gpgme_data_release(*d);
+}
+
+static void key_unrefp(gpgme_key_t *k)
+{
+        if (*k)
+                gpgme_key_unref(*k);
+}
+
+static bool engine_trouble(gpgme_error_t e)
+{
+        gpgme_err_code_t c = gpgme_err_code(e);
+        return c == GPG_ERR_INV_ENGINE || c == GPG_ERR_ENGINE_TOO_OLD ||
+               (c & GPG_ERR_SYSTEM_ERROR) != 0;
+}
+
+struct passphrase_hook {
+        const char *passphrase;
+        bool was_bad;
+};
+
+/* Loopback pinentry: gpg asks us; a second request after a bad answer means the passphrase we
+ * have is wrong, and asking again would only repeat it. */
+static gpgme_error_t passphrase_cb(void *hook, const char *uid_hint, const char *info,
+                                   int prev_was_bad, int fd)
+{
+        struct passphrase_hook *h = hook;
+        if (prev_was_bad) {
+                h->was_bad = true;
+                return gpgme_error(GPG_ERR_CANCELED);
+        }
+        if (gpgme_io_writen(fd, h->passphrase, strlen(h->passphrase)) != 0 ||
+            gpgme_io_writen(fd, "\n", 1) != 0)
+                return gpgme_error_from_syserror();
+        return 0;
+}
+
+static bool usable(gpgme_subkey_t k)
+{
+        return k->can_sign && k->secret && !k->revoked && !k->expired && !k->disabled &&
+               !k->invalid;
+}
+
+/* Find the one secret key key_spec names. Allocates *out (a gpgme reference). */
+static int find_secret_key(gpgme_ctx_t ctx, const char *key_spec, gpgme_key_t *out, it_error *err)
+{
+        gpgme_error_t e = gpgme_get_key(ctx, key_spec, out, 1);
+        gpgme_err_code_t c = gpgme_err_code(e);
+        if (c == GPG_ERR_AMBIGUOUS_NAME)
+                return it_error_set(err, IT_EINPUT,
+                                    "key \"%s\" matches several secret keys; name one by its "
+                                    "fingerprint",
+                                    key_spec);
+        if (c == GPG_ERR_EOF || (!e && !*out))
+                return it_error_set(err, IT_EINPUT, "no secret key \"%s\" in the GnuPG keyring",
+                                    key_spec);
+        if (e)
+                return it_error_set(err, engine_trouble(e) ? IT_EIO : IT_EINPUT,
+                                    "cannot look up secret key \"%s\": %s", key_spec,
+                                    gpgme_strerror(e));
+        gpgme_subkey_t primary = (*out)->subkeys;
+        if (!primary || !primary->fpr)
+                return it_error_set(err, IT_EINPUT, "secret key \"%s\" has no fingerprint",
+                                    key_spec);
+        if ((*out)->revoked)
+                return it_error_set(err, IT_EINPUT, "key %s is revoked", primary->fpr);
+        if ((*out)->expired)
+                return it_error_set(err, IT_EINPUT, "key %s has expired", primary->fpr);
+        if ((*out)->disabled || (*out)->invalid)
+                return it_error_set(err, IT_EINPUT, "key %s is disabled or invalid", primary->fpr);
+        return 0;
+}
+
+static int read_all(gpgme_data_t d, struct it_buf *out, it_error *err)
+{
+        if (gpgme_data_seek(d, 0, SEEK_SET) < 0)
+                return it_error_sys(err, IT_EIO, errno, "cannot read the signature from gpgme");
+        char chunk[8192];
+        for (;;) {
+                ssize_t r = gpgme_data_read(d, chunk, sizeof chunk);
+                if (r < 0)
+                        return it_error_sys(err, IT_EIO, errno,
+                                            "cannot read the signature from gpgme");
+                if (r == 0)
+                        return 0;
+                it_buf_add(out, chunk, (size_t)r);
+        }
+}
+
+int it_gpg_sign(const char *key_spec, const void *payload, size_t len, const char *passphrase,
+                struct it_buf *out_blob, struct it_strv *warnings, it_error *err)
+{
+        if (!key_spec || !*key_spec)
+                return it_error_set(err, IT_EINPUT, "no signing key given");
+        if (len > IT_GPG_PAYLOAD_MAX)
+                return it_error_set(err, IT_EINPUT,
+                                    "payload too large to sign (%zu bytes; at most %u)", len,
+                                    IT_GPG_PAYLOAD_MAX);
+        if (passphrase && strchr(passphrase, '\n'))
+                return it_error_set(err, IT_EINPUT, "the passphrase must not contain a newline");
+        if (!gpgme_check_version(NULL))
+                return it_error_set(err, IT_EIO, "gpgme could not be initialised");
+        gpgme_error_t e = gpgme_engine_check_version(GPGME_PROTOCOL_OpenPGP);
+        if (e)
+                return it_error_set(err, IT_EIO, "gpg is not usable: %s", gpgme_strerror(e));
+
+        __attribute__((cleanup(ctx_releasep))) gpgme_ctx_t ctx = NULL;
+        e = gpgme_new(&ctx);
+        if (!e)
+                e = gpgme_set_protocol(ctx, GPGME_PROTOCOL_OpenPGP);
+        if (!e)
+                e = gpgme_set_keylist_mode(ctx, GPGME_KEYLIST_MODE_LOCAL);
+        if (e)
+                return it_error_set(err, IT_EIO, "cannot set up gpg: %s", gpgme_strerror(e));
+        gpgme_set_armor(ctx, 0);
+        gpgme_set_textmode(ctx, 0);
+        gpgme_set_offline(ctx, 1);
+
+        __attribute__((cleanup(key_unrefp))) gpgme_key_t key = NULL;
+        int rc = find_secret_key(ctx, key_spec, &key, err);
+        if (rc)
+                return rc;
+        gpgme_subkey_t primary = key->subkeys;
+        bool primary_signs = usable(primary);
+        bool subkey_signs = false;
+        for (gpgme_subkey_t s = primary->next; s; s = s->next)
+                subkey_signs = subkey_signs || usable(s);
+        if (!primary_signs && !subkey_signs)
+                return it_error_set(err, IT_EINPUT, "key %s has no usable secret key that can sign",
+                                    primary->fpr);
+
+        e = gpgme_signers_add(ctx, key);
+        if (e)
+                return it_error_set(err, IT_EIO, "cannot select key %s: %s", primary->fpr,
+                                    gpgme_strerror(e));
+        struct passphrase_hook hook = {.passphrase = passphrase};
+        if (passphrase) {
+                e = gpgme_set_pinentry_mode(ctx, GPGME_PINENTRY_MODE_LOOPBACK);
+                if (e)
+                        return it_error_set(err, IT_EIO, "cannot use loopback pinentry: %s",
+                                            gpgme_strerror(e));
+                gpgme_set_passphrase_cb(ctx, passphrase_cb, &hook);
+        }
+
+        __attribute__((cleanup(data_releasep))) gpgme_data_t in = NULL;
+        __attribute__((cleanup(data_releasep))) gpgme_data_t out = NULL;
+        e = gpgme_data_new_from_mem(&in, payload, len, 0);
+        if (!e)
+                e = gpgme_data_new(&out);
+        if (e)
+                return it_error_set(err, IT_EIO, "cannot pass the payload to gpg: %s",
+                                    gpgme_strerror(e));
+
+        /* gpgme names a signer to gpg by the primary's key ID ("-u KEYID"), and gpg then signs
+         * with the newest signing subkey if there is one. Older consumers (skopeo 1.9.3,
+         * podman 4.3) reject subkey signatures, so when the primary can sign it must: gpg's
+         * "FPR!" form pins the exact key. gpgme offers no other way to pass it than the key ID
+         * field it reads, which is set for the one call and restored. */
+        _cleanup_free_ char *pinned = xasprintf("%s!", primary->fpr);
+        char *saved_keyid = primary->keyid;
+        if (primary_signs)
+                primary->keyid = pinned;
+        e = gpgme_op_sign(ctx, in, out, GPGME_SIG_MODE_NORMAL);
+        primary->keyid = saved_keyid;
+
+        if (hook.was_bad || gpgme_err_code(e) == GPG_ERR_BAD_PASSPHRASE)
+                return it_error_set(err, IT_EINPUT, "wrong passphrase for key %s", primary->fpr);
+        if (passphrase && gpgme_err_code(e) == GPG_ERR_CANCELED)
+                return it_error_set(err, IT_EINPUT, "passphrase for key %s was refused",
+                                    primary->fpr);
+        if (e)
+                return it_error_set(err, engine_trouble(e) ? IT_EIO : IT_EINPUT,
+                                    "cannot sign with key %s: %s", primary->fpr, gpgme_strerror(e));
+        gpgme_sign_result_t r = gpgme_op_sign_result(ctx);
+        if (!r || r->invalid_signers)
+                return it_error_set(err, IT_EINPUT, "key %s cannot sign: %s", primary->fpr,
+                                    r && r->invalid_signers
+                                        ? gpgme_strerror(r->invalid_signers->reason)
+                                        : "no result from gpg");
+        if (!r->signatures || r->signatures->next || !r->signatures->fpr)
+                return it_error_set(err, IT_EIO, "gpg did not make exactly one signature");
+        const char *used = r->signatures->fpr;
+        if (primary_signs && strcasecmp(used, primary->fpr) != 0)
+                return it_error_set(err, IT_EIO, "gpg signed with %s instead of the primary key %s",
+                                    used, primary->fpr);
+        if (!primary_signs && warnings)
+                it_strv_pushf(warnings,
+                              "key %s: the primary key cannot sign; signing with subkey %s, which "
+                              "skopeo 1.9.3 and podman 4.3 reject",
+                              primary->fpr, used);
+        return read_all(out, out_blob, err);
+}
+
+int it_gpg_passphrase_file(const char *path, char **out, it_error *err)
+{
+        *out = NULL;
+        _cleanup_free_ char *data = NULL;
+        size_t len = 0;
+        int rc = it_file_read(path, PASSPHRASE_FILE_MAX, &data, &len, err);
+        if (rc)
+                return rc;
+        const char *nl = memchr(data, '\n', len);
+        size_t n = nl ? (size_t)(nl - data) : len;
+        if (memchr(data, '\0', n))
+                return it_error_set(err, IT_EINPUT, "%s: the passphrase contains a NUL byte", path);
+        *out = xstrndup(data, n);
+        return 0;
+}
