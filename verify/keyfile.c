@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,50 +19,8 @@
 #include "imgtrust/buf.h"
 #include "imgtrust/cleanup.h"
 #include "imgtrust/fs.h"
+#include "imgtrust/gpg.h"
 #include "imgtrust/xalloc.h"
-
-/* Key files are small; an armored keyring of a few hundred keys stays far below this. */
-#define KEYFILE_MAX (8u << 20)
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        /* Best effort: a leftover file makes the final rmdir fail, which is reported. */
-        remove(path);
-        return 0;
-}
-
-/* Remove the temporary home and everything gpg put in it. */
-static int remove_home(const char *dir, it_error *err)
-{
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-        if (it_path_exists(dir))
-                return it_error_set(err, IT_EIO, "cannot remove temporary GnuPG home %s", dir);
-        return 0;
-}
-
-/* A fresh GNUPGHOME (mode 0700) under $TMPDIR or /tmp. Allocates the path. */
-static int make_home(char **out, it_error *err)
-{
-        *out = NULL;
-        const char *tmp = getenv("TMPDIR");
-        if (!tmp || !*tmp)
-                tmp = "/tmp";
-        _cleanup_free_ char *dir = xasprintf("%s/imgtrust-gpg-XXXXXX", tmp);
-        if (!mkdtemp(dir))
-                return it_error_sys(err, IT_EIO, errno,
-                                    "cannot create a temporary GnuPG home in %s", tmp);
-        _cleanup_free_ char *conf = xasprintf("%s/gpg.conf", dir);
-        static const char text[] = "no-autostart\n";
-        _cleanup_close_ int fd = open(conf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0 || write(fd, text, sizeof text - 1) != (ssize_t)(sizeof text - 1)) {
-                int e = errno;
-                _cleanup_error_ it_error ignored = IT_ERROR_INIT;
-                remove_home(dir, &ignored);
-                return it_error_sys(err, IT_EIO, e, "cannot write %s", conf);
-        }
-        *out = IT_STEAL(dir);
-        return 0;
-}
 
 static void ctx_releasep(gpgme_ctx_t *c)
 {
@@ -177,9 +134,9 @@ static int inspect_in(const char *home, const void *data, size_t len, struct it_
 int keyfile_inspect(const void *data, size_t len, struct it_keyring_info *out, it_error *err)
 {
         memset(out, 0, sizeof *out);
-        if (len > KEYFILE_MAX)
+        if (len > IT_KEYFILE_MAX)
                 return it_error_set(err, IT_EINPUT, "key data too large (%zu bytes; at most %u)",
-                                    len, KEYFILE_MAX);
+                                    len, IT_KEYFILE_MAX);
         if (len == 0)
                 return 0;
         /* Idempotent; also makes gpgme ignore SIGPIPE, which gpg exiting early on bad input
@@ -191,17 +148,17 @@ int keyfile_inspect(const void *data, size_t len, struct it_keyring_info *out, i
                 return gpg_fail(err, IT_EIO, e, "gpg is not usable");
 
         _cleanup_free_ char *home = NULL;
-        int rc = make_home(&home, err);
+        int rc = it_gpg_home_new(&home, err);
         if (rc)
                 return rc;
         rc = inspect_in(home, data, len, out, err);
         if (rc) {
                 keyring_info_free(out);
                 _cleanup_error_ it_error ignored = IT_ERROR_INIT;
-                remove_home(home, &ignored);
+                it_gpg_home_remove(home, &ignored);
                 return rc;
         }
-        rc = remove_home(home, err);
+        rc = it_gpg_home_remove(home, err);
         if (rc)
                 keyring_info_free(out);
         return rc;
@@ -212,7 +169,7 @@ int keyfile_inspect_path(const char *path, struct it_keyring_info *out, it_error
         memset(out, 0, sizeof *out);
         _cleanup_free_ char *data = NULL;
         size_t len = 0;
-        int rc = it_file_read(path, KEYFILE_MAX, &data, &len, err);
+        int rc = it_file_read(path, IT_KEYFILE_MAX, &data, &len, err);
         if (rc)
                 return rc;
         rc = keyfile_inspect(data, len, out, err);
