@@ -1,0 +1,443 @@
+/* imgverify: verify simple-signing signatures (skopeo's standalone-verify, and policy checks). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "imgtrust/buf.h"
+#include "imgtrust/cleanup.h"
+#include "imgtrust/cli.h"
+#include "imgtrust/envelope.h"
+#include "imgtrust/fs.h"
+#include "imgtrust/gpg.h"
+#include "imgtrust/json.h"
+#include "imgtrust/lookaside.h"
+#include "imgtrust/manifest.h"
+#include "imgtrust/paths.h"
+#include "imgtrust/policy.h"
+#include "imgtrust/ref.h"
+#include "imgtrust/regd.h"
+#include "imgtrust/registry.h"
+#include "imgtrust/sigcheck.h"
+#include "imgtrust/xalloc.h"
+
+static const char PROG[] = "imgverify";
+
+static const char USAGE[] =
+    "Usage: imgverify standalone [--public-key-file FILE] MANIFEST DOCKER-REFERENCE "
+    "FINGERPRINTS SIGNATURE\n"
+    "\n"
+    "Verify container image signatures (simple signing, as skopeo and podman do).\n"
+    "\n"
+    "Commands:\n"
+    "  standalone   verify one signature of a manifest file, as skopeo standalone-verify\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help   show this help\n"
+    "  --version    show the version\n"
+    "\n"
+    "Exit codes: 0 verified, 1 rejected, 2 usage or bad input, 3 I/O error.\n";
+
+static const char STANDALONE_HELP[] =
+    "Usage: imgverify standalone [--public-key-file FILE] MANIFEST DOCKER-REFERENCE "
+    "FINGERPRINTS SIGNATURE\n"
+    "\n"
+    "Verify SIGNATURE of MANIFEST for DOCKER-REFERENCE, as skopeo standalone-verify does.\n"
+    "FINGERPRINTS is a comma-separated list of accepted key fingerprints (uppercase, as gpg\n"
+    "prints them); a signature by a signing subkey counts as its primary key's. The keys come\n"
+    "from your keyring ($GNUPGHOME), or only from FILE with --public-key-file, and then\n"
+    "FINGERPRINTS may be the word any. Both references are normalised (no tag is added) and\n"
+    "must be equal. The signature must be a binary OpenPGP signed message with one signature\n"
+    "and nothing after it: armored, clear-signed and detached forms are refused.\n"
+    "On success prints: Signature verified, digest DIGEST\n"
+    "\n"
+    "Options:\n"
+    "  --public-key-file FILE   trust only the keys in FILE\n"
+    "  -h, --help               show this help\n";
+
+static int fail(it_error *err)
+{
+        it_error_print(PROG, err);
+        return it_error_exit_code(err->code);
+}
+
+static int usage_error(const char *cmd, const char *msg)
+{
+        fprintf(stderr, "%s: %s: %s (see '%s %s --help')\n", PROG, cmd, msg, PROG, cmd);
+        return IT_EXIT_INPUT;
+}
+
+/* skopeo compares both references after normalisation, with no default tag. */
+static int standalone_identity(const char *expected, const char *signed_ref, it_error *err)
+{
+        _cleanup_ref_ struct it_ref e = IT_REF_INIT;
+        _cleanup_ref_ struct it_ref s = IT_REF_INIT;
+        if (ref_parse_normalized(expected, &e, err) != 0)
+                return it_error_wrap(err, "DOCKER-REFERENCE");
+        if (ref_parse_normalized(signed_ref, &s, err) != 0) {
+                err->code = IT_EREJECTED;
+                return it_error_wrap(err, "the signature's identity");
+        }
+        _cleanup_free_ char *es = ref_string(&e);
+        _cleanup_free_ char *ss = ref_string(&s);
+        if (strcmp(es, ss) != 0) {
+                _cleanup_free_ char *q = it_quote(signed_ref, 300);
+                return it_error_set(err, IT_EREJECTED, "signature is for %s, not %s", q, expected);
+        }
+        return 0;
+}
+
+static int cmd_standalone(int argc, char **argv)
+{
+        static const struct option lo[] = {{"public-key-file", required_argument, NULL, 'k'},
+                                           {"help", no_argument, NULL, 'h'},
+                                           {NULL, 0, NULL, 0}};
+        const char *keyfile = NULL;
+        int c;
+        optind = 1;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+                switch (c) {
+                case 'k':
+                        keyfile = optarg;
+                        break;
+                case 'h':
+                        fputs(STANDALONE_HELP, stdout);
+                        return 0;
+                default:
+                        return usage_error("standalone", "unknown option or missing value");
+                }
+        }
+        if (argc - optind != 4)
+                return usage_error("standalone", "exactly four arguments are required: MANIFEST "
+                                                 "DOCKER-REFERENCE FINGERPRINTS SIGNATURE");
+        const char *manifest_path = argv[optind], *ref = argv[optind + 1];
+        const char *fprs_arg = argv[optind + 2], *sig_path = argv[optind + 3];
+        _cleanup_strv_ struct it_strv fprs = IT_STRV_INIT;
+        _cleanup_free_ char *fcopy = xstrdup(fprs_arg);
+        for (char *save = NULL, *f = strtok_r(fcopy, ",", &save); f; f = strtok_r(NULL, ",", &save))
+                it_strv_push(&fprs, f);
+        bool any = fprs.n == 1 && strcmp(fprs.v[0], "any") == 0;
+        if (fprs.n == 0)
+                return usage_error("standalone", "FINGERPRINTS is empty");
+        if (any && !keyfile)
+                return usage_error("standalone", "the fingerprint \"any\" needs --public-key-file");
+
+        _cleanup_error_ it_error err = IT_ERROR_INIT;
+        _cleanup_free_ char *manifest = NULL, *sig = NULL;
+        size_t mlen = 0, slen = 0;
+        struct it_digest d;
+        if (it_file_read(manifest_path, IT_MANIFEST_MAX, &manifest, &mlen, &err) != 0 ||
+            manifest_digest(manifest, mlen, &d, &err) != 0) {
+                it_error_wrap(&err, "%s", manifest_path);
+                return fail(&err);
+        }
+        if (it_file_read(sig_path, IT_SIG_BLOB_MAX, &sig, &slen, &err) != 0) {
+                /* A signature too large to consider is a refused signature, not bad usage. */
+                if (err.code == IT_EINPUT)
+                        err.code = IT_EREJECTED;
+                return fail(&err);
+        }
+
+        struct it_gpg_keyring *kr = NULL;
+        if (it_gpg_keyring_new(&kr, &err) != 0)
+                return fail(&err);
+        _cleanup_buf_ struct it_buf keys = IT_BUF_INIT;
+        int rc;
+        if (keyfile) {
+                _cleanup_free_ char *kd = NULL;
+                size_t kl = 0;
+                rc = it_file_read(keyfile, IT_GPG_KEYS_MAX, &kd, &kl, &err);
+                if (rc == 0)
+                        rc = it_gpg_keyring_import(kr, kd, kl, NULL, &err);
+                if (rc != 0)
+                        it_error_wrap(&err, "%s", keyfile);
+        } else {
+                rc = sig_export_user_keys(&fprs, &keys, &err);
+                if (rc == 0)
+                        rc = it_gpg_keyring_import(kr, keys.data, keys.len, NULL, &err);
+        }
+        if (rc == 0 && it_gpg_keyring_trusted(kr)->n == 0)
+                rc = it_error_set(&err, IT_EREJECTED, "no public keys imported");
+        struct it_sig_verified v = {0};
+        if (rc == 0)
+                rc = sig_verify_blob(kr, sig, slen, &d, &v, &err);
+        it_gpg_keyring_free(kr);
+        if (rc == 0 && !any && !it_strv_contains(&fprs, v.signer_fpr) &&
+            !it_strv_contains(&fprs, v.primary_fpr))
+                rc = it_error_set(&err, IT_EREJECTED, "signed by key %s, not one of %s",
+                                  v.primary_fpr, fprs_arg);
+        if (rc == 0)
+                rc = standalone_identity(ref, v.docker_reference, &err);
+        sig_verified_free(&v);
+        if (rc != 0) {
+                it_error_wrap(&err, "%s", sig_path);
+                return fail(&err);
+        }
+        char ds[IT_DIGEST_STR_MAX];
+        digest_format(&d, ds);
+        printf("Signature verified, digest %s\n", ds);
+        return 0;
+}
+
+/* ---------------------------------------------------------------- policy mode */
+
+struct verify_opts {
+        const char *policy;
+        const char *regd;
+        const char *manifest;
+        const char *creds;
+        bool tls_verify;
+        bool json;
+};
+
+/* The manifest whose signatures count: for a list, the instance for this platform (spec §3.3).
+ * Fills bytes and digest. */
+static int fetch_manifest(const struct verify_opts *o, const struct it_ref *ref,
+                          struct it_buf *body, struct it_digest *digest, it_error *err)
+{
+        if (o->manifest) {
+                _cleanup_free_ char *data = NULL;
+                size_t len = 0;
+                if (it_file_read(o->manifest, IT_MANIFEST_MAX, &data, &len, err) != 0 ||
+                    manifest_digest(data, len, digest, err) != 0)
+                        return it_error_wrap(err, "%s", o->manifest);
+                if (ref->digest) {
+                        struct it_digest want;
+                        if (digest_parse(ref->digest, &want, err) != 0)
+                                return err->code;
+                        if (!digest_equal(&want, digest))
+                                return it_error_set(err, IT_EINPUT,
+                                                    "%s: its digest is not the reference's %s",
+                                                    o->manifest, ref->digest);
+                }
+                it_buf_add(body, data, len);
+                return 0;
+        }
+        struct it_registry *c = NULL;
+        int rc = registry_client_new(ref->domain, o->tls_verify, o->creds, &c, err);
+        if (rc != 0)
+                return rc;
+        _cleanup_free_ char *mt = NULL;
+        rc = registry_get_manifest(c, ref->path, ref->digest ? ref->digest : ref->tag, NULL, body,
+                                   &mt, digest, err);
+        if (rc == 0 && mt && manifest_type_is_list(mt)) {
+                _cleanup_manifest_list_ struct it_manifest_list l = IT_MANIFEST_LIST_INIT;
+                size_t i = 0;
+                rc = manifest_list_instances(body->data, body->len, &l, err);
+                if (rc == 0)
+                        rc = manifest_list_choose(&l, NULL, NULL, NULL, &i, err);
+                if (rc == 0) {
+                        char ds[IT_DIGEST_STR_MAX];
+                        digest_format(&l.v[i].digest, ds);
+                        it_buf_reset(body);
+                        rc = registry_get_manifest(c, ref->path, ds, NULL, body, NULL, digest, err);
+                }
+        }
+        registry_client_free(c);
+        return rc;
+}
+
+/* Decide one reference. 0 accepted, IT_EREJECTED, IT_EINPUT, IT_EIO; *out gets the JSON
+ * account either way. */
+static int verify_one(const struct verify_opts *o, const struct it_policy *pol,
+                      const struct it_regd *regd, const char *refstr, json_t *out, it_error *err)
+{
+        struct it_image img = IT_IMAGE_INIT;
+        int rc = policy_image_parse(refstr, &img, err);
+        if (rc != 0)
+                return rc;
+        json_object_set_new(out, "identity", json_string(img.identity));
+        struct it_eval ev = IT_EVAL_INIT;
+        policy_eval(pol, &img, &ev);
+        json_object_set_new(out, "scope", ev.scope ? json_string(ev.scope) : json_null());
+        json_t *reasons = json_array();
+        for (size_t i = 0; i < ev.reasons.n; i++)
+                json_array_append_new(reasons, json_string(ev.reasons.v[i]));
+        json_object_set_new(out, "requirements", reasons);
+
+        _cleanup_buf_ struct it_buf manifest = IT_BUF_INIT;
+        _cleanup_sig_list_ struct it_sig_list sigs = IT_SIG_LIST_INIT;
+        _cleanup_strv_ struct it_strv accepted = IT_STRV_INIT;
+        struct it_digest digest;
+        if (ev.decision == IT_DECISION_ACCEPT) {
+                rc = 0;
+                it_strv_push(&accepted, "no signature is required");
+        } else if (ev.decision == IT_DECISION_REJECT) {
+                rc = sig_check_policy(&ev, &img, NULL, NULL, 0, NULL, err);
+                if (rc == 0) /* policy_eval and the checks disagree: never let that accept */
+                        rc = it_error_set(err, IT_EREJECTED, "rejected by policy");
+        } else if (!img.has_docker || strcmp(img.transport, "docker") != 0) {
+                rc = it_error_set(err, IT_EINPUT,
+                                  "only docker:// references can be checked against signatures");
+        } else {
+                rc = fetch_manifest(o, &img.docker, &manifest, &digest, err);
+                char ds[IT_DIGEST_STR_MAX] = "";
+                struct it_regd_choice ch = {0};
+                if (rc == 0) {
+                        digest_format(&digest, ds);
+                        json_object_set_new(out, "digest", json_string(ds));
+                        rc = regd_lookaside(regd, &img.docker, IT_REGD_READ, &ch, err);
+                }
+                if (rc == 0) {
+                        json_object_set_new(out, "lookaside", json_string(ch.url));
+                        struct it_lookaside_opts lo = {.tls_verify = o->tls_verify};
+                        rc = lookaside_read_opts(ch.url, img.docker.path, ds, &lo, &sigs, err);
+                }
+                regd_choice_free(&ch);
+                if (rc == 0) {
+                        struct it_sig_input *in = xcalloc(sigs.n, sizeof *in);
+                        for (size_t i = 0; i < sigs.n; i++)
+                                in[i] = (struct it_sig_input){sigs.v[i].data, sigs.v[i].len,
+                                                              sigs.v[i].source};
+                        rc = sig_check_policy(&ev, &img, &digest, in, sigs.n, &accepted, err);
+                        free(in);
+                }
+        }
+        json_t *acc = json_array();
+        for (size_t i = 0; i < accepted.n; i++)
+                json_array_append_new(acc, json_string(accepted.v[i]));
+        json_object_set_new(out, "accepted_by", acc);
+        policy_eval_free(&ev);
+        policy_image_free(&img);
+        return rc;
+}
+
+static int cmd_policy(int argc, char **argv)
+{
+        enum { OPT_POLICY = 1000, OPT_REGD, OPT_MANIFEST, OPT_CREDS, OPT_TLS, OPT_JSON };
+        static const struct option lo[] = {{"policy", required_argument, NULL, OPT_POLICY},
+                                           {"registries.d", required_argument, NULL, OPT_REGD},
+                                           {"manifest", required_argument, NULL, OPT_MANIFEST},
+                                           {"creds", required_argument, NULL, OPT_CREDS},
+                                           {"tls-verify", optional_argument, NULL, OPT_TLS},
+                                           {"json", no_argument, NULL, OPT_JSON},
+                                           {"help", no_argument, NULL, 'h'},
+                                           {NULL, 0, NULL, 0}};
+        struct verify_opts o = {.tls_verify = true};
+        int c;
+        optind = 1;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+                switch (c) {
+                case OPT_POLICY:
+                        o.policy = optarg;
+                        break;
+                case OPT_REGD:
+                        o.regd = optarg;
+                        break;
+                case OPT_MANIFEST:
+                        o.manifest = optarg;
+                        break;
+                case OPT_CREDS:
+                        o.creds = optarg;
+                        break;
+                case OPT_TLS:
+                        if (!optarg || !strcmp(optarg, "true"))
+                                o.tls_verify = true;
+                        else if (!strcmp(optarg, "false"))
+                                o.tls_verify = false;
+                        else
+                                return usage_error("policy", "--tls-verify takes true or false");
+                        break;
+                case OPT_JSON:
+                        o.json = true;
+                        break;
+                case 'h':
+                        fputs(USAGE, stdout);
+                        return 0;
+                default:
+                        return usage_error("policy", "unknown option or missing value");
+                }
+        }
+        int nrefs = argc - optind;
+        if (nrefs < 1)
+                return usage_error("policy", "at least one docker://REF is required");
+        if (o.manifest && nrefs != 1)
+                return usage_error("policy", "--manifest goes with exactly one reference");
+
+        _cleanup_error_ it_error err = IT_ERROR_INIT;
+        _cleanup_free_ char *path = it_path_policy(o.policy);
+        _cleanup_free_ char *regd_dir = it_path_registries_d(o.regd);
+        struct it_policy pol = IT_POLICY_INIT;
+        if (policy_load(path, &pol, &err) != 0)
+                return fail(&err);
+        struct it_regd regd = IT_REGD_INIT;
+        if (regd_load_dir(regd_dir, &regd, &err) != 0) {
+                policy_free(&pol);
+                return fail(&err);
+        }
+        bool rejected = false, io = false, input = false;
+        _cleanup_json_ json_t *all = json_array();
+        for (int i = optind; i < argc; i++) {
+                json_t *one = json_object();
+                json_object_set_new(one, "reference", json_string(argv[i]));
+                it_error e = IT_ERROR_INIT;
+                int rc = verify_one(&o, &pol, &regd, argv[i], one, &e);
+                const char *decision = rc == 0              ? "accepted"
+                                       : rc == IT_EREJECTED ? "rejected"
+                                                            : "error";
+                json_object_set_new(one, "decision", json_string(decision));
+                if (rc != 0) {
+                        char *m = it_error_format(&e);
+                        json_object_set_new(one, "reason", json_string(m));
+                        free(m);
+                        json_t *d = json_array();
+                        for (size_t k = 0; k < e.ndetails; k++)
+                                json_array_append_new(d, json_string(e.details[k]));
+                        json_object_set_new(one, "details", d);
+                        rejected |= rc == IT_EREJECTED;
+                        io |= rc == IT_EIO;
+                        input |= rc != IT_EREJECTED && rc != IT_EIO;
+                }
+                if (!o.json) {
+                        if (rc == 0) {
+                                printf("%s: accepted\n", argv[i]);
+                                json_t *acc = json_object_get(one, "accepted_by");
+                                for (size_t k = 0; k < json_array_size(acc); k++)
+                                        printf("  %s\n", json_string_value(json_array_get(acc, k)));
+                        } else {
+                                if (rc == IT_EREJECTED)
+                                        it_error_wrap(&e, "rejected");
+                                it_error_wrap(&e, "%s", argv[i]);
+                                it_error_print(PROG, &e);
+                        }
+                }
+                it_error_clear(&e);
+                json_array_append_new(all, one);
+        }
+        if (o.json) {
+                _cleanup_buf_ struct it_buf b = IT_BUF_INIT;
+                it_json_write_go(&b, all, 2);
+                puts(it_buf_str(&b));
+        }
+        regd_free(&regd);
+        policy_free(&pol);
+        if (rejected)
+                return IT_EXIT_REJECTED;
+        if (input)
+                return IT_EXIT_INPUT;
+        if (io)
+                return IT_EXIT_IO;
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        if (argc < 2) {
+                fprintf(stderr, "%s: a command is required (see '%s --help')\n", PROG, PROG);
+                return IT_EXIT_INPUT;
+        }
+        const char *cmd = argv[1];
+        if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+                fputs(USAGE, stdout);
+                return 0;
+        }
+        if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+                it_cli_version(PROG);
+                return 0;
+        }
+        if (!strcmp(cmd, "standalone"))
+                return cmd_standalone(argc - 1, argv + 1);
+        return cmd_policy(argc, argv);
+}
