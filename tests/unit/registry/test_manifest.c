@@ -406,7 +406,7 @@ static void test_list_errors(void **state)
 {
 #define LIST(entries)                                                                              \
         "{\"schemaVersion\":2,\"mediaType\":\"" IT_MT_DOCKER_LIST "\",\"manifests\":[" entries "]" \
-                                                                                               "}"
+        "}"
         expect_list_error(LIST(INST(IT_MT_DOCKER_V2S2, HEX64A,
                                     "") ","
                                         "{\"mediaType\":\"x\",\"digest\":\"sha256:../../etc\"}"),
