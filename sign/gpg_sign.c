@@ -125,12 +125,9 @@ int it_gpg_sign(const char *key_spec, const void *payload, size_t len, const cha
                                     IT_GPG_PAYLOAD_MAX);
         if (passphrase && strchr(passphrase, '\n'))
                 return it_error_set(err, IT_EINPUT, "the passphrase must not contain a newline");
-        if (!gpgme_check_version(NULL))
-                return it_error_set(err, IT_EIO, "gpgme could not be initialised");
-        gpgme_error_t e = gpgme_engine_check_version(GPGME_PROTOCOL_OpenPGP);
-        if (e)
-                return it_error_set(err, IT_EIO, "gpg is not usable: %s", gpgme_strerror(e));
-
+        if (it_gpgme_init(err) != 0)
+                return err->code;
+        gpgme_error_t e;
         __attribute__((cleanup(ctx_releasep))) gpgme_ctx_t ctx = NULL;
         e = gpgme_new(&ctx);
         if (!e)

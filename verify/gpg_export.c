@@ -8,12 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imgtrust/gpg.h"
 #include "imgtrust/sigcheck.h"
 #include "imgtrust/xalloc.h"
 
 int sig_export_user_keys(const struct it_strv *fprs, struct it_buf *out, it_error *err)
 {
-        gpgme_check_version(NULL);
+        if (it_gpgme_init(err) != 0)
+                return err->code;
         gpgme_ctx_t ctx = NULL;
         gpgme_data_t data = NULL;
         gpgme_error_t ge = gpgme_new(&ctx);

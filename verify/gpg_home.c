@@ -5,8 +5,10 @@
 #include "imgtrust/gpg.h"
 
 #include <errno.h>
+#include <gpgme.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -51,5 +53,27 @@ int it_gpg_home_new(char **out, it_error *err)
                 return it_error_sys(err, IT_EIO, e, "cannot write %s", conf);
         }
         *out = IT_STEAL(dir);
+        return 0;
+}
+
+static pthread_once_t gpgme_once = PTHREAD_ONCE_INIT;
+static gpgme_error_t gpgme_init_result;
+
+static void gpgme_init_once(void)
+{
+        gpgme_set_global_flag("disable-gpgconf", "1");
+        if (!gpgme_check_version(NULL)) {
+                gpgme_init_result = gpg_error(GPG_ERR_INV_ENGINE);
+                return;
+        }
+        gpgme_init_result = gpgme_engine_check_version(GPGME_PROTOCOL_OpenPGP);
+}
+
+int it_gpgme_init(it_error *err)
+{
+        pthread_once(&gpgme_once, gpgme_init_once);
+        if (gpgme_init_result)
+                return it_error_set(err, IT_EIO, "gpg (OpenPGP engine) is not usable: %s",
+                                    gpgme_strerror(gpgme_init_result));
         return 0;
 }

@@ -69,14 +69,9 @@ static void keyring_freep(struct it_gpg_keyring **kr)
 int it_gpg_keyring_new(struct it_gpg_keyring **out, it_error *err)
 {
         *out = NULL;
-        /* Idempotent and cheap after the first call; also makes gpgme ignore SIGPIPE, which gpg
-         * exiting early on bad input would otherwise deliver to us. */
-        if (!gpgme_check_version(NULL))
-                return it_error_set(err, IT_EIO, "gpgme could not be initialised");
-        gpgme_error_t e = gpgme_engine_check_version(GPGME_PROTOCOL_OpenPGP);
-        if (e)
-                return gpg_fail(err, IT_EIO, e, "gpg is not usable");
-
+        if (it_gpgme_init(err) != 0)
+                return err->code;
+        gpgme_error_t e;
         __attribute__((cleanup(keyring_freep))) struct it_gpg_keyring *kr = xcalloc(1, sizeof *kr);
         int rc = it_gpg_home_new(&kr->home, err);
         if (rc)

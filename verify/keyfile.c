@@ -139,14 +139,8 @@ int keyfile_inspect(const void *data, size_t len, struct it_keyring_info *out, i
                                     len, IT_KEYFILE_MAX);
         if (len == 0)
                 return 0;
-        /* Idempotent; also makes gpgme ignore SIGPIPE, which gpg exiting early on bad input
-         * would otherwise deliver to us. */
-        if (!gpgme_check_version(NULL))
-                return it_error_set(err, IT_EIO, "gpgme could not be initialised");
-        gpgme_error_t e = gpgme_engine_check_version(GPGME_PROTOCOL_OpenPGP);
-        if (e)
-                return gpg_fail(err, IT_EIO, e, "gpg is not usable");
-
+        if (it_gpgme_init(err) != 0)
+                return err->code;
         _cleanup_free_ char *home = NULL;
         int rc = it_gpg_home_new(&home, err);
         if (rc)

@@ -91,6 +91,11 @@ int it_gpg_sign(const char *key_spec, const void *payload, size_t len, const cha
 /* skopeo's --passphrase-file: the file's first line, without its '\n'. Allocates *out. */
 int it_gpg_passphrase_file(const char *path, char **out, it_error *err);
 
+/* Initialise gpgme once per process (thread-safe). gpgme would otherwise run gpgconf several
+ * times to find gpg; the engine is taken from its built-in default instead, so starting costs
+ * one `gpg --version`. 0, or IT_EIO when no usable gpg is there. Every gpgme user calls this. */
+int it_gpgme_init(it_error *err);
+
 /* A fresh private GNUPGHOME (mode 0700, gpg.conf "no-autostart") under $TMPDIR or /tmp.
  * Allocates *out (the path). */
 int it_gpg_home_new(char **out, it_error *err);
