@@ -240,8 +240,9 @@ static int fetch_manifest(const struct verify_opts *o, const struct it_ref *ref,
 
 /* Decide one reference. 0 accepted, IT_EREJECTED, IT_EINPUT, IT_EIO; *out gets the JSON
  * account either way. */
-static int verify_one(const struct verify_opts *o, const struct it_policy *pol,
-                      const struct it_regd *regd, const char *refstr, json_t *out, it_error *err)
+static int verify_one(const struct verify_opts *o, struct it_sig_cache *cache,
+                      const struct it_policy *pol, const struct it_regd *regd, const char *refstr,
+                      json_t *out, it_error *err)
 {
         struct it_image img = IT_IMAGE_INIT;
         int rc = policy_image_parse(refstr, &img, err);
@@ -264,7 +265,7 @@ static int verify_one(const struct verify_opts *o, const struct it_policy *pol,
                 rc = 0;
                 it_strv_push(&accepted, "no signature is required");
         } else if (ev.decision == IT_DECISION_REJECT) {
-                rc = sig_check_policy(&ev, &img, NULL, NULL, 0, NULL, err);
+                rc = sig_check_policy(cache, &ev, &img, NULL, NULL, 0, NULL, err);
                 if (rc == 0) /* policy_eval and the checks disagree: never let that accept */
                         rc = it_error_set(err, IT_EREJECTED, "rejected by policy");
         } else if (!img.has_docker || strcmp(img.transport, "docker") != 0) {
@@ -290,7 +291,8 @@ static int verify_one(const struct verify_opts *o, const struct it_policy *pol,
                         for (size_t i = 0; i < sigs.n; i++)
                                 in[i] = (struct it_sig_input){sigs.v[i].data, sigs.v[i].len,
                                                               sigs.v[i].source};
-                        rc = sig_check_policy(&ev, &img, &digest, in, sigs.n, &accepted, err);
+                        rc =
+                            sig_check_policy(cache, &ev, &img, &digest, in, sigs.n, &accepted, err);
                         free(in);
                 }
         }
@@ -368,12 +370,14 @@ static int cmd_policy(int argc, char **argv)
                 return fail(&err);
         }
         bool rejected = false, io = false, input = false;
+        /* One keyring per requirement for all references: keys are imported once. */
+        struct it_sig_cache *cache = sig_cache_new();
         _cleanup_json_ json_t *all = json_array();
         for (int i = optind; i < argc; i++) {
                 json_t *one = json_object();
                 json_object_set_new(one, "reference", json_string(argv[i]));
                 it_error e = IT_ERROR_INIT;
-                int rc = verify_one(&o, &pol, &regd, argv[i], one, &e);
+                int rc = verify_one(&o, cache, &pol, &regd, argv[i], one, &e);
                 const char *decision = rc == 0              ? "accepted"
                                        : rc == IT_EREJECTED ? "rejected"
                                                             : "error";
@@ -411,6 +415,7 @@ static int cmd_policy(int argc, char **argv)
                 it_json_write_go(&b, all, 2);
                 puts(it_buf_str(&b));
         }
+        sig_cache_free(cache);
         regd_free(&regd);
         policy_free(&pol);
         if (rejected)

@@ -118,6 +118,54 @@ int sig_verify_blob(struct it_gpg_keyring *kr, const void *blob, size_t len,
         return rc;
 }
 
+struct cached_keyring {
+        const struct it_requirement *req;
+        struct it_gpg_keyring *kr;
+};
+
+struct it_sig_cache {
+        struct cached_keyring *v;
+        size_t n;
+};
+
+struct it_sig_cache *sig_cache_new(void)
+{
+        return xcalloc(1, sizeof(struct it_sig_cache));
+}
+
+void sig_cache_free(struct it_sig_cache *c)
+{
+        if (!c)
+                return;
+        for (size_t i = 0; i < c->n; i++)
+                it_gpg_keyring_free(c->v[i].kr);
+        free(c->v);
+        free(c);
+}
+
+/* The requirement's keyring from the cache, or a new one (added to the cache when there is one;
+ * *owned tells the caller whether to free it). */
+static int cached_keyring(struct it_sig_cache *c, const struct it_requirement *req,
+                          struct it_gpg_keyring **kr, bool *owned, it_error *err)
+{
+        *owned = false;
+        for (size_t i = 0; c && i < c->n; i++)
+                if (c->v[i].req == req) {
+                        *kr = c->v[i].kr;
+                        return 0;
+                }
+        int rc = requirement_keyring(req, kr, err);
+        if (rc != 0)
+                return rc;
+        if (!c) {
+                *owned = true;
+                return 0;
+        }
+        c->v = xrealloc(c->v, (c->n + 1) * sizeof *c->v);
+        c->v[c->n++] = (struct cached_keyring){req, *kr};
+        return 0;
+}
+
 /* One signature against one requirement: steps 1–4, then the requirement's identity rule. */
 static int check_one(struct it_gpg_keyring *kr, const struct it_requirement *req,
                      const struct it_ref *image, const struct it_digest *want,
@@ -140,15 +188,17 @@ static int check_one(struct it_gpg_keyring *kr, const struct it_requirement *req
         return rc;
 }
 
-int sig_check_signed_by(const struct it_requirement *req, const struct it_ref *image,
-                        const struct it_digest *manifest_digest, const struct it_sig_input *sigs,
-                        size_t nsigs, struct it_sig_accepted *accepted, it_error *err)
+int sig_check_signed_by(struct it_sig_cache *cache, const struct it_requirement *req,
+                        const struct it_ref *image, const struct it_digest *manifest_digest,
+                        const struct it_sig_input *sigs, size_t nsigs,
+                        struct it_sig_accepted *accepted, it_error *err)
 {
         if (req->key_type != IT_KEY_GPG_KEYS)
                 return it_error_set(err, IT_EREJECTED, "keyType %s is not implemented",
                                     policy_key_type_name(req->key_type));
         struct it_gpg_keyring *kr = NULL;
-        int rc = requirement_keyring(req, &kr, err);
+        bool owned = false;
+        int rc = cached_keyring(cache, req, &kr, &owned, err);
         if (rc != 0)
                 return rc;
         it_error all = IT_ERROR_INIT;
@@ -184,7 +234,8 @@ int sig_check_signed_by(const struct it_requirement *req, const struct it_ref *i
                         break;
                 }
         }
-        it_gpg_keyring_free(kr);
+        if (owned)
+                it_gpg_keyring_free(kr);
         if (rc == 0) {
                 it_error_clear(&all);
                 return 0;
@@ -205,9 +256,10 @@ int sig_check_signed_by(const struct it_requirement *req, const struct it_ref *i
         return rc;
 }
 
-int sig_check_policy(const struct it_eval *ev, const struct it_image *img,
-                     const struct it_digest *manifest_digest, const struct it_sig_input *sigs,
-                     size_t nsigs, struct it_strv *accepted_lines, it_error *err)
+int sig_check_policy(struct it_sig_cache *cache, const struct it_eval *ev,
+                     const struct it_image *img, const struct it_digest *manifest_digest,
+                     const struct it_sig_input *sigs, size_t nsigs, struct it_strv *accepted_lines,
+                     it_error *err)
 {
         const struct it_ref *image = img->has_docker ? &img->docker : NULL;
         if (!ev->reqs || ev->reqs->n == 0)
@@ -232,7 +284,8 @@ int sig_check_policy(const struct it_eval *ev, const struct it_image *img,
                         break;
                 case IT_REQ_SIGNED_BY: {
                         struct it_sig_accepted acc = {0};
-                        rc = sig_check_signed_by(r, image, manifest_digest, sigs, nsigs, &acc, err);
+                        rc = sig_check_signed_by(cache, r, image, manifest_digest, sigs, nsigs,
+                                                 &acc, err);
                         if (rc == 0 && accepted_lines)
                                 it_strv_pushf(accepted_lines,
                                               "requirement %zu (signedBy): %s: signed by %s for %s",

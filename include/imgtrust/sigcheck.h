@@ -57,21 +57,30 @@ struct it_sig_accepted {
 
 void sig_accepted_free(struct it_sig_accepted *a);
 
+/* Keyrings made for requirements, kept while the cache lives, so checking many images under one
+ * policy imports each requirement's keys (and starts its gpgme context) once. May be NULL
+ * wherever a cache is taken: every check then makes its own keyring. */
+struct it_sig_cache;
+struct it_sig_cache *sig_cache_new(void);
+void sig_cache_free(struct it_sig_cache *c);
+
 /* Check every signature against one signedBy requirement until one is accepted. `image` is the
  * image's Docker reference (NULL when it has none); `manifest_digest` the digest the signatures
  * must name. 0 with *accepted filled (may be NULL) when one passes; IT_EREJECTED otherwise with
  * one detail per signature in err ("signature-2 (URL): bad signature (data was altered)");
  * IT_EIO when gpg cannot run. */
-int sig_check_signed_by(const struct it_requirement *req, const struct it_ref *image,
-                        const struct it_digest *manifest_digest, const struct it_sig_input *sigs,
-                        size_t nsigs, struct it_sig_accepted *accepted, it_error *err);
+int sig_check_signed_by(struct it_sig_cache *cache, const struct it_requirement *req,
+                        const struct it_ref *image, const struct it_digest *manifest_digest,
+                        const struct it_sig_input *sigs, size_t nsigs,
+                        struct it_sig_accepted *accepted, it_error *err);
 
 /* Admission (spec §6.8): every requirement of the evaluated list must allow the image, in
  * order, stopping at the first denial. 0 accepted; IT_EREJECTED with the requirement named in
  * the message and per-signature details; IT_EUNSUPPORTED for sigstoreSigned; IT_EIO. One line
  * per accepted signature is appended to `accepted_lines` (may be NULL). */
-int sig_check_policy(const struct it_eval *ev, const struct it_image *img,
-                     const struct it_digest *manifest_digest, const struct it_sig_input *sigs,
-                     size_t nsigs, struct it_strv *accepted_lines, it_error *err);
+int sig_check_policy(struct it_sig_cache *cache, const struct it_eval *ev,
+                     const struct it_image *img, const struct it_digest *manifest_digest,
+                     const struct it_sig_input *sigs, size_t nsigs, struct it_strv *accepted_lines,
+                     it_error *err);
 
 #endif

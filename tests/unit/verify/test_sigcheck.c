@@ -254,7 +254,7 @@ static int check_req(const struct env *e, const struct it_requirement *r, const 
                      const struct it_sig_input *sigs, size_t n, struct it_sig_accepted *acc,
                      it_error *err)
 {
-        int rc = sig_check_signed_by(r, img, &e->digest, sigs, n, acc, err);
+        int rc = sig_check_signed_by(NULL, r, img, &e->digest, sigs, n, acc, err);
         assert_tmp_empty(e);
         return rc;
 }
@@ -358,6 +358,39 @@ static void test_accepted(void **state)
         sig_accepted_free(&acc);
         /* `accepted` may be NULL. */
         assert_int_equal(check_req(e, &p.def.v[0], &e->busybox, &in, 1, NULL, &err), 0);
+        policy_free(&p);
+}
+
+/* A cache keeps the requirement's keyring: the key file is read once, even if it goes away. */
+static void test_cache_reuses_keyring(void **state)
+{
+        struct env *e = *state;
+        _cleanup_buf_ struct it_buf sig = IT_BUF_INIT;
+        sign_for(e->a, BUSYBOX, e->digest_str, &sig);
+        _cleanup_free_ char *src = wpath(e, "a.gpg");
+        _cleanup_free_ char *copy = wpath(e, "a-cached.gpg");
+        size_t len = 0;
+        _cleanup_free_ char *key = wfile(e, "a.gpg", &len);
+        it_error err = IT_ERROR_INIT;
+        assert_int_equal(it_file_replace(copy, key, len, 0644, &err), 0);
+        struct it_policy p = IT_POLICY_INIT;
+        signed_by_policy(e, "a-cached.gpg", NULL, &p);
+        struct it_sig_input in = sig_in(&sig, "sig-1");
+        struct it_sig_cache *cache = sig_cache_new();
+        assert_int_equal(
+            sig_check_signed_by(cache, &p.def.v[0], &e->busybox, &e->digest, &in, 1, NULL, &err),
+            0);
+        assert_int_equal(unlink(copy), 0);
+        assert_int_equal(
+            sig_check_signed_by(cache, &p.def.v[0], &e->busybox, &e->digest, &in, 1, NULL, &err),
+            0);
+        /* Without the cache the missing file is noticed. */
+        assert_int_equal(
+            sig_check_signed_by(NULL, &p.def.v[0], &e->busybox, &e->digest, &in, 1, NULL, &err),
+            IT_EREJECTED);
+        it_error_clear(&err);
+        sig_cache_free(cache);
+        assert_tmp_empty(e);
         policy_free(&p);
 }
 
@@ -736,7 +769,7 @@ static int check_policy(const struct env *e, const char *reqs, const char *image
                 fail_msg("policy_image_parse(%s): %s", image, perr.msg);
         struct it_eval ev = IT_EVAL_INIT;
         policy_eval(&p, &img, &ev);
-        int rc = sig_check_policy(&ev, &img, &e->digest, sigs, n, lines, err);
+        int rc = sig_check_policy(NULL, &ev, &img, &e->digest, sigs, n, lines, err);
         policy_eval_free(&ev);
         policy_image_free(&img);
         policy_free(&p);
@@ -937,6 +970,7 @@ int main(void)
             cmocka_unit_test(test_verify_blob_ok),
             cmocka_unit_test(test_verify_blob_subkey),
             cmocka_unit_test(test_accepted),
+            cmocka_unit_test(test_cache_reuses_keyring),
             cmocka_unit_test(test_accepted_key_data),
             cmocka_unit_test(test_untrusted_key),
             cmocka_unit_test(test_tampered),
