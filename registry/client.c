@@ -95,8 +95,7 @@ const char *registry_client_scheme(const struct it_registry *c)
         return c->scheme;
 }
 
-/* One auth-param value of a challenge (RFC 7235): token or quoted-string. Allocated or NULL. */
-static char *challenge_param(const char *params, const char *name)
+char *registry_challenge_param(const char *params, const char *name)
 {
         const char *p = params;
         size_t nl = strlen(name);
@@ -141,8 +140,8 @@ static void parse_challenge(struct it_registry *c, const char *hdr)
         } else if (!strncasecmp(hdr, "bearer", 6) && (!hdr[6] || hdr[6] == ' ')) {
                 free(c->realm);
                 free(c->service);
-                c->realm = challenge_param(hdr + 6, "realm");
-                c->service = challenge_param(hdr + 6, "service");
+                c->realm = registry_challenge_param(hdr + 6, "realm");
+                c->service = registry_challenge_param(hdr + 6, "service");
                 if (c->realm)
                         c->auth = AUTH_BEARER;
         }

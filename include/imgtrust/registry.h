@@ -55,6 +55,11 @@ int http_status_error(const char *url, const struct it_http_resp *resp, it_error
  * and unsigned schema 1. NULL-terminated, static. */
 extern const char *const it_manifest_accept_default[];
 
+/* One auth-param of a WWW-Authenticate challenge's parameters (RFC 7235: token or
+ * quoted-string, names compared without case), e.g. realm of `realm="https://a/token",service=x`.
+ * Allocated, or NULL when absent. */
+char *registry_challenge_param(const char *params, const char *name);
+
 struct it_registry;
 
 /* A client for one registry host ("host[:port]"), with one libcurl easy handle so connections
