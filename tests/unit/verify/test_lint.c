@@ -10,6 +10,10 @@
 
 #include "imgtrust/lint.h"
 
+#define BUSYBOX_BY_DIGEST                                                                          \
+        ("docker.io/library/busybox@sha256:"                                                       \
+         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+
 static void test_scope_valid(void **state)
 {
         (void)state;
@@ -18,8 +22,7 @@ static void test_scope_valid(void **state)
             "docker.io/library",
             "docker.io/library/busybox",
             "docker.io/library/busybox:latest",
-            "docker.io/library/busybox@sha256:"
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            BUSYBOX_BY_DIGEST,
             "docker.io/myorg",
             "quay.io/ns/app",
             "localhost",

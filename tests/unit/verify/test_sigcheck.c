@@ -367,7 +367,6 @@ static void test_cache_reuses_keyring(void **state)
         struct env *e = *state;
         _cleanup_buf_ struct it_buf sig = IT_BUF_INIT;
         sign_for(e->a, BUSYBOX, e->digest_str, &sig);
-        _cleanup_free_ char *src = wpath(e, "a.gpg");
         _cleanup_free_ char *copy = wpath(e, "a-cached.gpg");
         size_t len = 0;
         _cleanup_free_ char *key = wfile(e, "a.gpg", &len);
