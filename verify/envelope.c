@@ -67,9 +67,8 @@ int sig_blob_sniff(const void *blob, size_t len, enum sig_blob_kind *kind, const
                 *body = p + i + 1;
                 *body_len = len - i - 1;
                 if (n == strlen("simple-signing") && memcmp(name, "simple-signing", n) == 0) {
+                        /* An armored body passes upstream's sniffing; the envelope refuses it. */
                         *kind = SIG_BLOB_SIMPLE_SIGNING;
-                        if (*body_len && pgp_is_armored(*body, *body_len))
-                                return armor_error(*body, *body_len, err);
                         return 0;
                 }
                 if (n == strlen("sigstore-json") && memcmp(name, "sigstore-json", n) == 0) {
@@ -441,6 +440,8 @@ int sig_envelope_check(const void *blob, size_t len, struct sig_envelope *out, i
                                     "signature: sigstore signature, not simple signing");
         if (body_len == 0)
                 return it_error_set(err, IT_EINPUT, "signature: empty blob");
+        if (pgp_is_armored(body, body_len))
+                return armor_error(body, body_len, err);
         rc = walk(body, body_len, false, out, err);
         if (rc) {
                 sig_envelope_free(out);

@@ -86,8 +86,16 @@ int sig_verify_blob(struct it_gpg_keyring *kr, const void *blob, size_t len,
                 err->code = IT_EREJECTED;
                 return IT_EREJECTED;
         }
+        /* gpg gets the OpenPGP bytes, without a `\0simple-signing\n` prefix. */
+        enum sig_blob_kind kind;
+        const uint8_t *body;
+        size_t body_len;
+        if (sig_blob_sniff(blob, len, &kind, &body, &body_len, err) != 0) {
+                err->code = IT_EREJECTED;
+                return IT_EREJECTED;
+        }
         struct it_gpg_result res = IT_GPG_RESULT_INIT;
-        rc = it_gpg_verify(kr, blob, len, &res, err);
+        rc = it_gpg_verify(kr, body, body_len, &res, err);
         if (rc != 0) {
                 it_gpg_result_free(&res);
                 return rc;
@@ -201,6 +209,19 @@ int sig_check_signed_by(struct it_sig_cache *cache, const struct it_requirement 
         int rc = cached_keyring(cache, req, &kr, &owned, err);
         if (rc != 0)
                 return rc;
+        /* As upstream: a blob of no recognisable format fails the whole read, whatever the
+         * others hold. */
+        for (size_t i = 0; i < nsigs; i++) {
+                enum sig_blob_kind kind;
+                const uint8_t *body;
+                size_t blen;
+                if (sig_blob_sniff(sigs[i].data, sigs[i].len, &kind, &body, &blen, err) != 0) {
+                        if (owned)
+                                it_gpg_keyring_free(kr);
+                        err->code = IT_EREJECTED;
+                        return it_error_wrap(err, "reading signatures: %s", sigs[i].source);
+                }
+        }
         it_error all = IT_ERROR_INIT;
         size_t simple = 0;
         rc = IT_EREJECTED;

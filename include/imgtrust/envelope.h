@@ -25,9 +25,10 @@ enum sig_blob_kind {
         SIG_BLOB_SIGSTORE,       /* `\0sigstore-json\n` + JSON */
 };
 
-/* Sniff a stored blob per §4.6. On success *kind is set and *body and *body_len point into blob
- * past any tagged prefix. Empty, armored, clear-signed, unknown tagged and unrecognized blobs are
- * IT_EINPUT, each with its own message. */
+/* Sniff a stored blob per §4.6, classifying exactly as containers/image does (a blob that fails
+ * here fails the whole signature read upstream; callers do the same). On success *kind is set and
+ * *body and *body_len point into blob past any tagged prefix. Empty, armored, clear-signed, unknown
+ * tagged and unrecognized blobs are IT_EINPUT, each with its own message. */
 int sig_blob_sniff(const void *blob, size_t len, enum sig_blob_kind *kind, const uint8_t **body,
                    size_t *body_len, it_error *err);
 

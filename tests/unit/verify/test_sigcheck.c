@@ -604,7 +604,8 @@ static void test_one_valid_among_garbage(void **state)
         struct env *e = *state;
         _cleanup_buf_ struct it_buf good = IT_BUF_INIT;
         sign_for(e->a, BUSYBOX, e->digest_str, &good);
-        struct it_buf junk = {.data = (char *)"not a signature", .len = 15};
+        /* OpenPGP-shaped junk: passes format sniffing, fails the envelope. */
+        struct it_buf junk = {.data = (char *)"\xa3not a signature", .len = 16};
         _cleanup_buf_ struct it_buf cut = IT_BUF_INIT;
         it_buf_add(&cut, good.data, good.len / 2);
         _cleanup_buf_ struct it_buf wrongkey = IT_BUF_INIT;
@@ -634,7 +635,7 @@ static void test_details_per_signature(void **state)
         sign_for(e->b, BUSYBOX, e->digest_str, &wrongkey);
         _cleanup_buf_ struct it_buf other = IT_BUF_INIT;
         sign_for(e->a, "docker.io/library/alpine:latest", e->digest_str, &other);
-        struct it_buf empty = {.data = (char *)"", .len = 0};
+        struct it_buf empty = {.data = (char *)"=", .len = 1}; /* '=': simple signing to upstream */
         struct it_buf sigstore = {.data = (char *)"\0sigstore-json\n{}", .len = 17};
         struct it_sig_input sigs[] = {
             sig_in(&wrongkey, "file:///s/sig-1"), sig_in(&empty, "file:///s/sig-2"),
@@ -650,7 +651,8 @@ static void test_details_per_signature(void **state)
         _cleanup_free_ char *d1 = xasprintf(
             "file:///s/sig-1: no public key for key ID %s (not a trusted key)", e->b + 24);
         assert_string_equal(err.details[0], d1);
-        assert_string_equal(err.details[1], "file:///s/sig-2: signature: empty blob");
+        assert_string_equal(err.details[1], "file:///s/sig-2: signature: OpenPGP data: byte 0x3d "
+                                            "at offset 0 is not a packet header");
         assert_string_equal(err.details[2],
                             "file:///s/sig-3: a sigstore signature, passed over by signedBy");
         assert_string_equal(err.details[3], "file:///s/sig-4: identity: signature is for "
@@ -659,6 +661,39 @@ static void test_details_per_signature(void **state)
         for (size_t i = 0; i < err.ndetails; i++)
                 assert_null(strchr(err.details[i], '\n'));
         assert_null(acc.source);
+        policy_free(&p);
+}
+
+/* §4.2/§4.6: one blob of no recognisable format fails the whole read, as upstream. */
+static void test_unrecognised_blob_fails_read(void **state)
+{
+        struct env *e = *state;
+        _cleanup_buf_ struct it_buf good = IT_BUF_INIT;
+        sign_for(e->a, BUSYBOX, e->digest_str, &good);
+        struct it_buf armored = {.data = (char *)"-----BEGIN PGP MESSAGE-----\n", .len = 28};
+        struct it_buf empty = {.data = (char *)"", .len = 0};
+        struct it_policy p = IT_POLICY_INIT;
+        signed_by_policy(e, "a.gpg", NULL, &p);
+        const struct it_buf *bad[] = {&armored, &empty};
+        for (size_t i = 0; i < 2; i++) {
+                struct it_sig_input sigs[] = {sig_in(bad[i], "sig-1"), sig_in(&good, "sig-2")};
+                _cleanup_error_ it_error err = IT_ERROR_INIT;
+                assert_int_equal(check_req(e, &p.def.v[0], &e->busybox, sigs, 2, NULL, &err),
+                                 IT_EREJECTED);
+                char *m = it_error_format(&err);
+                if (strncmp(m, "reading signatures: sig-1: signature: ", 38) != 0)
+                        fail_msg("unexpected: %s", m);
+                free(m);
+        }
+        /* A tagged simple-signing blob is read without its prefix. */
+        _cleanup_buf_ struct it_buf tagged = IT_BUF_INIT;
+        it_buf_add(&tagged, "\0simple-signing\n", 16);
+        it_buf_add(&tagged, good.data, good.len);
+        struct it_sig_input one = sig_in(&tagged, "sig-1");
+        _cleanup_error_ it_error err = IT_ERROR_INIT;
+        int rc = check_req(e, &p.def.v[0], &e->busybox, &one, 1, NULL, &err);
+        if (rc != 0)
+                fail_msg("tagged blob rejected: %s", err.msg);
         policy_free(&p);
 }
 
@@ -981,6 +1016,7 @@ int main(void)
             cmocka_unit_test(test_expired_key),
             cmocka_unit_test(test_revoked_key),
             cmocka_unit_test(test_one_valid_among_garbage),
+            cmocka_unit_test(test_unrecognised_blob_fails_read),
             cmocka_unit_test(test_details_per_signature),
             cmocka_unit_test(test_no_signatures),
             cmocka_unit_test(test_only_sigstore),
