@@ -121,7 +121,31 @@ bench_imgtrust_bin() {
 	fi
 	rm -f "$log"
 	IMGTRUST_BIN="$b/imgtrust"
-	export IMGTRUST_BIN
+	# bench_program_bin rebuilds the other programs in this directory too (see there).
+	IMGTRUST_BENCH_BUILT="$b"
+	export IMGTRUST_BIN IMGTRUST_BENCH_BUILT
+}
+
+# bench_program_bin NAME: prints the path of another imgtrust program (imgverify, imgsign) next
+# to IMGTRUST_BIN. When bench_imgtrust_bin built IMGTRUST_BIN (here or in run.sh), NAME is built
+# in the same directory first, so it is never older than the sources; a given IMGTRUST_BIN is
+# taken with the programs beside it as they are. Call as X=$(bench_program_bin NAME) || exit.
+bench_program_bin() {
+	local name="$1" dir log
+	[ -n "${IMGTRUST_BIN:-}" ] || bench_die "bench_program_bin $name: call bench_imgtrust_bin first"
+	dir=$(cd "$(dirname "$IMGTRUST_BIN")" && pwd)
+	if [ -n "${IMGTRUST_BENCH_BUILT:-}" ] && [ "$(cd "$IMGTRUST_BENCH_BUILT" && pwd)" = "$dir" ]; then
+		log=$(mktemp "${TMPDIR:-/tmp}/imgtrust-bench-build.XXXXXX")
+		bench_progress "building $name (Release) in $dir"
+		if ! cmake --build "$dir" -j"$(nproc)" --target "$name" >"$log" 2>&1; then
+			tail -n 30 "$log" >&2
+			rm -f "$log"
+			bench_die "building $name failed (see above)"
+		fi
+		rm -f "$log"
+	fi
+	[ -x "$dir/$name" ] || bench_die "no $name next to IMGTRUST_BIN=$IMGTRUST_BIN (build the $name target there)"
+	printf '%s\n' "$dir/$name"
 }
 
 # _bench_quote ARGS...: one string that hyperfine -N (POSIX word splitting, no shell) turns
@@ -144,13 +168,14 @@ _bench_now() {
 	fi
 }
 
-# _bench_stats FILE: "median min" of the integers in FILE (one a line).
+# _bench_stats FILE: "median min" of the integers in FILE (one a line). %.0f, not %d: mawk's %d
+# stops at 2^31 - 1, i.e. 2.1 s in nanoseconds.
 _bench_stats() {
 	sort -n "$1" | awk '{ v[NR] = $1 }
 		END {
 			if (NR == 0) exit 1
 			m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-			printf "%d %d\n", m, v[1]
+			printf "%.0f %.0f\n", m, v[1]
 		}'
 }
 
@@ -159,7 +184,9 @@ _bench_stats() {
 #   $BENCH_DIR/raw/ID.out and .err. Then times BENCH_RUNS runs (after BENCH_WARMUP) and measures
 #   peak RSS over BENCH_RSS_RUNS runs. PREPARE is a bash command run before every run, untimed
 #   (e.g. restore a file CMD changes). Writes $BENCH_DIR/raw/ID.result:
-#   "median_ns min_ns rss_median_kb runs timer".
+#   "median_ns min_ns rss_median_kb runs timer". BENCH_RSS_RUNS=0 given for one call
+#   (BENCH_RSS_RUNS=0 bench_measure ...) skips the RSS runs of a long command: its rss is "-"
+#   and bench_row prints n/a.
 bench_measure() {
 	local id="$1" prepare="" want=0 raw="$BENCH_DIR/raw"
 	shift
@@ -204,8 +231,10 @@ bench_measure() {
 		[[ "$kb" =~ ^[0-9]+$ ]] || bench_die "$id: /usr/bin/time gave no peak RSS: $(cat "$raw/$id.time")"
 		printf '%s\n' "$kb" >>"$raw/$id.rss"
 	done
-	local rss
-	rss=$(_bench_stats "$raw/$id.rss" | cut -d' ' -f1) || exit 1
+	local rss=-
+	if [ "$BENCH_RSS_RUNS" -gt 0 ]; then
+		rss=$(_bench_stats "$raw/$id.rss" | cut -d' ' -f1) || exit 1
+	fi
 	printf '%s %s %s %s\n' "$stats" "$rss" "$BENCH_RUNS" "$BENCH_TIMER" >"$raw/$id.result"
 }
 
@@ -261,8 +290,10 @@ bench_result() {
 }
 
 _bench_ms() { awk -v n="$1" 'BEGIN { v = n / 1e6; printf (v < 10 ? "%.2f ms" : "%.1f ms"), v }'; }
-_bench_mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
-_bench_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.3g\n", a / b }'; }
+_bench_mib() { awk -v k="$1" 'BEGIN { if (k == "-") print "n/a"; else printf "%.1f MiB", k / 1024 }'; }
+_bench_ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "n/a"; else printf "%.3g\n", a / b }'
+}
 
 _bench_line() {
 	bench_say "$(printf '%-46s | %11s | %11s | %7s' "$1" "$2" "$3" "$4")"
@@ -273,7 +304,8 @@ bench_table() {
 	bench_say ""
 	bench_say "## $1"
 	bench_say "runs: $BENCH_RUNS timed ($BENCH_TIMER$([ "$BENCH_TIMER" = hyperfine ] &&
-		printf ' %s' "$(hyperfine --version | cut -d' ' -f2)")) after $BENCH_WARMUP warm-up; peak RSS: median of $BENCH_RSS_RUNS"
+		printf ' %s' "$(hyperfine --version | cut -d' ' -f2)")) after $BENCH_WARMUP warm-up; peak RSS: $([ "$BENCH_RSS_RUNS" -gt 0 ] &&
+		printf 'median of %s' "$BENCH_RSS_RUNS" || printf 'not measured')"
 	_bench_line task ours anchor ratio
 	bench_say "$(printf '%s-|-%s-|-%s-|-%s' "$(printf '%.0s-' {1..46})" "$(printf '%.0s-' {1..11})" \
 		"$(printf '%.0s-' {1..11})" "$(printf '%.0s-' {1..7})")"
