@@ -48,3 +48,15 @@ int it_cli_take_option(int *argc, char **argv, const char *const *names, const c
         *argc = out;
         return 0;
 }
+
+int it_cli_fail(const char *prog, const it_error *err)
+{
+        it_error_print(prog, err);
+        return it_error_exit_code(err->code);
+}
+
+int it_cli_usage(const char *prog, const char *cmd, const char *msg)
+{
+        fprintf(stderr, "%s: %s: %s (see '%s %s --help')\n", prog, cmd, msg, prog, cmd);
+        return IT_EXIT_INPUT;
+}

@@ -64,7 +64,7 @@ int it_file_read(const char *path, size_t max, char **data, size_t *len, it_erro
         return 0;
 }
 
-static int write_all(int fd, const void *data, size_t len)
+int it_write_all(int fd, const void *data, size_t len)
 {
         const char *p = data;
         while (len) {
@@ -120,7 +120,7 @@ int it_file_replace(const char *path_in, const void *data, size_t len, mode_t mo
                 return it_error_sys(err, IT_EIO, errno, "%s: cannot create a temporary file in %s",
                                     path, dir);
         int saved;
-        if (write_all(fd, data, len) != 0 || fchmod(fd, mode) != 0 || fsync(fd) != 0)
+        if (it_write_all(fd, data, len) != 0 || fchmod(fd, mode) != 0 || fsync(fd) != 0)
                 goto fail;
         if (close(IT_STEAL_FD(fd)) != 0)
                 goto fail;

@@ -49,14 +49,12 @@ static void usage(FILE *f)
 
 static int fail(it_error *err)
 {
-        it_error_print(PROG, err);
-        return it_error_exit_code(err->code);
+        return it_cli_fail(PROG, err);
 }
 
 static int usage_error(const char *cmd, const char *msg)
 {
-        fprintf(stderr, "%s: %s: %s (see '%s %s --help')\n", PROG, cmd, msg, PROG, cmd);
-        return IT_EXIT_INPUT;
+        return it_cli_usage(PROG, cmd, msg);
 }
 
 /* getopt's own messages are off (opterr = 0), so a bad option is reported in one line. */

@@ -1,5 +1,6 @@
 /* Making simple-signing blobs with gpgme in the user's keyring (spec 2.5, 8.1). */
 #include "imgtrust/gpg.h"
+#include "imgtrust/gpgme_cleanup.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -15,24 +16,6 @@
 
 /* A passphrase file holds one line; anything this large is not one. */
 #define PASSPHRASE_FILE_MAX (64u << 10)
-
-static void ctx_releasep(gpgme_ctx_t *c)
-{
-        if (*c)
-                gpgme_release(*c);
-}
-
-static void data_releasep(gpgme_data_t *d)
-{
-        if (*d)
-                gpgme_data_release(*d);
-}
-
-static void key_unrefp(gpgme_key_t *k)
-{
-        if (*k)
-                gpgme_key_unref(*k);
-}
 
 static bool engine_trouble(gpgme_error_t e)
 {
@@ -128,7 +111,7 @@ int it_gpg_sign(const char *key_spec, const void *payload, size_t len, const cha
         if (it_gpgme_init(err) != 0)
                 return err->code;
         gpgme_error_t e;
-        __attribute__((cleanup(ctx_releasep))) gpgme_ctx_t ctx = NULL;
+        _cleanup_gpgme_ctx_ gpgme_ctx_t ctx = NULL;
         e = gpgme_new(&ctx);
         if (!e)
                 e = gpgme_set_protocol(ctx, GPGME_PROTOCOL_OpenPGP);
@@ -140,7 +123,7 @@ int it_gpg_sign(const char *key_spec, const void *payload, size_t len, const cha
         gpgme_set_textmode(ctx, 0);
         gpgme_set_offline(ctx, 1);
 
-        __attribute__((cleanup(key_unrefp))) gpgme_key_t key = NULL;
+        _cleanup_gpgme_key_ gpgme_key_t key = NULL;
         int rc = find_secret_key(ctx, key_spec, &key, err);
         if (rc)
                 return rc;
@@ -166,8 +149,8 @@ int it_gpg_sign(const char *key_spec, const void *payload, size_t len, const cha
                 gpgme_set_passphrase_cb(ctx, passphrase_cb, &hook);
         }
 
-        __attribute__((cleanup(data_releasep))) gpgme_data_t in = NULL;
-        __attribute__((cleanup(data_releasep))) gpgme_data_t out = NULL;
+        _cleanup_gpgme_data_ gpgme_data_t in = NULL;
+        _cleanup_gpgme_data_ gpgme_data_t out = NULL;
         e = gpgme_data_new_from_mem(&in, payload, len, 0);
         if (!e)
                 e = gpgme_data_new(&out);

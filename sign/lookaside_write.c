@@ -1,6 +1,7 @@
 /* Appending a signature to file:// lookaside storage. Unlike upstream (which rewrites the whole
  * list in place, spec §4.3), a signature is only ever added under a new number, atomically and
  * exclusively, so concurrent signers cannot lose each other's signatures. */
+#include "imgtrust/fs.h"
 #include "imgtrust/lookaside.h"
 
 #include <errno.h>
@@ -44,22 +45,6 @@ static int make_parents(const char *dir, it_error *err)
                 return it_error_sys(err, IT_EIO, errno, "%s", dir);
         if (!S_ISDIR(st.st_mode))
                 return it_error_set(err, IT_EIO, "%s: not a directory", dir);
-        return 0;
-}
-
-static int write_all(int fd, const void *data, size_t len)
-{
-        const char *p = data;
-        while (len) {
-                ssize_t w = write(fd, p, len);
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -1;
-                }
-                p += w;
-                len -= (size_t)w;
-        }
         return 0;
 }
 
@@ -122,7 +107,7 @@ int lookaside_write_append(const char *base_url, const char *repo_path, const ch
         if (fd < 0)
                 return it_error_sys(err, IT_EIO, errno, "cannot create a temporary file in %s",
                                     dir);
-        if (write_all(fd, blob, len) != 0 || fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
+        if (it_write_all(fd, blob, len) != 0 || fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
                 rc = it_error_sys(err, IT_EIO, errno, "%s", tmp);
                 unlink(tmp);
                 return rc;

@@ -57,14 +57,12 @@ static const char STANDALONE_HELP[] =
 
 static int fail(it_error *err)
 {
-        it_error_print(PROG, err);
-        return it_error_exit_code(err->code);
+        return it_cli_fail(PROG, err);
 }
 
 static int usage_error(const char *cmd, const char *msg)
 {
-        fprintf(stderr, "%s: %s: %s (see '%s %s --help')\n", PROG, cmd, msg, PROG, cmd);
-        return IT_EXIT_INPUT;
+        return it_cli_usage(PROG, cmd, msg);
 }
 
 /* skopeo compares both references after normalisation, with no default tag. */

@@ -2,6 +2,7 @@
  *
  * Decisions use only gpgme's structured verify result, never gpg's text output. */
 #include "imgtrust/gpg.h"
+#include "imgtrust/gpgme_cleanup.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -20,18 +21,6 @@ struct it_gpg_keyring {
         gpgme_ctx_t ctx;
         struct it_strv trusted;
 };
-
-static void data_releasep(gpgme_data_t *d)
-{
-        if (*d)
-                gpgme_data_release(*d);
-}
-
-static void key_unrefp(gpgme_key_t *k)
-{
-        if (*k)
-                gpgme_key_unref(*k);
-}
 
 static int gpg_fail(it_error *err, int code, gpgme_error_t e, const char *what)
 {
@@ -119,7 +108,7 @@ int it_gpg_keyring_import(struct it_gpg_keyring *kr, const void *data, size_t le
                                     len, IT_GPG_KEYS_MAX);
         if (len == 0)
                 return 0;
-        __attribute__((cleanup(data_releasep))) gpgme_data_t in = NULL;
+        _cleanup_gpgme_data_ gpgme_data_t in = NULL;
         gpgme_error_t e = gpgme_data_new_from_mem(&in, data, len, 0);
         if (e)
                 return gpg_fail(err, IT_EIO, e, "cannot pass key data to gpg");
@@ -229,7 +218,7 @@ static int trusted_primary(struct it_gpg_keyring *kr, const char *fpr, char **pr
                 *primary = xstrdup(fpr);
                 return 0;
         }
-        __attribute__((cleanup(key_unrefp))) gpgme_key_t key = NULL;
+        _cleanup_gpgme_key_ gpgme_key_t key = NULL;
         gpgme_error_t e = gpgme_get_key(kr->ctx, fpr, &key, 0);
         if (!e && key && key->subkeys && key->subkeys->fpr) {
                 _cleanup_free_ char *p = upper_dup(key->subkeys->fpr);
@@ -262,8 +251,8 @@ int it_gpg_verify(struct it_gpg_keyring *kr, const void *blob, size_t len,
         _cleanup_buf_ struct it_buf payload = IT_BUF_INIT;
         struct capped_sink sink = {.buf = &payload};
         struct gpgme_data_cbs cbs = {.write = capped_write};
-        __attribute__((cleanup(data_releasep))) gpgme_data_t sig = NULL;
-        __attribute__((cleanup(data_releasep))) gpgme_data_t plain = NULL;
+        _cleanup_gpgme_data_ gpgme_data_t sig = NULL;
+        _cleanup_gpgme_data_ gpgme_data_t plain = NULL;
         gpgme_error_t e = gpgme_data_new_from_mem(&sig, blob, len, 0);
         if (!e)
                 e = gpgme_data_new_from_cbs(&plain, &cbs, &sink);

@@ -20,25 +20,8 @@
 #include "imgtrust/cleanup.h"
 #include "imgtrust/fs.h"
 #include "imgtrust/gpg.h"
+#include "imgtrust/gpgme_cleanup.h"
 #include "imgtrust/xalloc.h"
-
-static void ctx_releasep(gpgme_ctx_t *c)
-{
-        if (*c)
-                gpgme_release(*c);
-}
-
-static void data_releasep(gpgme_data_t *d)
-{
-        if (*d)
-                gpgme_data_release(*d);
-}
-
-static void key_unrefp(gpgme_key_t *k)
-{
-        if (*k)
-                gpgme_key_unref(*k);
-}
 
 static void keyinfo_free(struct it_keyinfo *k)
 {
@@ -85,7 +68,7 @@ static int gpg_fail(it_error *err, int code, gpgme_error_t e, const char *what)
 static int inspect_in(const char *home, const void *data, size_t len, struct it_keyring_info *out,
                       it_error *err)
 {
-        __attribute__((cleanup(ctx_releasep))) gpgme_ctx_t ctx = NULL;
+        _cleanup_gpgme_ctx_ gpgme_ctx_t ctx = NULL;
         gpgme_error_t e = gpgme_new(&ctx);
         if (e)
                 return gpg_fail(err, IT_EIO, e, "cannot start gpgme");
@@ -98,7 +81,7 @@ static int inspect_in(const char *home, const void *data, size_t len, struct it_
                 return gpg_fail(err, IT_EIO, e, "cannot set up gpg");
         gpgme_set_offline(ctx, 1);
 
-        __attribute__((cleanup(data_releasep))) gpgme_data_t in = NULL;
+        _cleanup_gpgme_data_ gpgme_data_t in = NULL;
         e = gpgme_data_new_from_mem(&in, data, len, 0);
         if (e)
                 return gpg_fail(err, IT_EIO, e, "cannot pass key data to gpg");
@@ -116,7 +99,7 @@ static int inspect_in(const char *home, const void *data, size_t len, struct it_
         if (e)
                 return gpg_fail(err, IT_EIO, e, "cannot list imported keys");
         for (;;) {
-                __attribute__((cleanup(key_unrefp))) gpgme_key_t key = NULL;
+                _cleanup_gpgme_key_ gpgme_key_t key = NULL;
                 e = gpgme_op_keylist_next(ctx, &key);
                 if (gpgme_err_code(e) == GPG_ERR_EOF)
                         break;

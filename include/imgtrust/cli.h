@@ -4,6 +4,14 @@
 
 #include <stdbool.h>
 
+#include "imgtrust/error.h"
+
+/* Print the error as "PROG: outer: ...: message" (details indented below) and return the
+ * documented exit code for it. */
+int it_cli_fail(const char *prog, const it_error *err);
+/* Print "PROG: CMD: MSG (see 'PROG CMD --help')" and return the usage exit code (2). */
+int it_cli_usage(const char *prog, const char *cmd, const char *msg);
+
 /* "PROG (imgtrust) VERSION" on stdout. */
 void it_cli_version(const char *prog);
 

@@ -21,4 +21,7 @@ int it_file_replace(const char *path, const void *data, size_t len, mode_t mode,
 
 bool it_path_exists(const char *path);
 
+/* write() all of data, retrying on EINTR. 0, or -1 with errno set. */
+int it_write_all(int fd, const void *data, size_t len);
+
 #endif
