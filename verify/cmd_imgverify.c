@@ -180,6 +180,13 @@ static int cmd_standalone(int argc, char **argv)
 
 /* ---------------------------------------------------------------- policy mode */
 
+/* The policy mode is the program's main form, so its help is the program's. */
+static int policy_usage(const char *msg)
+{
+        fprintf(stderr, "%s: %s (see '%s --help')\n", PROG, msg, PROG);
+        return IT_EXIT_INPUT;
+}
+
 struct verify_opts {
         const char *policy;
         const char *regd;
@@ -338,7 +345,7 @@ static int cmd_policy(int argc, char **argv)
                         else if (!strcmp(optarg, "false"))
                                 o.tls_verify = false;
                         else
-                                return usage_error("policy", "--tls-verify takes true or false");
+                                return policy_usage("--tls-verify takes true or false");
                         break;
                 case OPT_JSON:
                         o.json = true;
@@ -347,14 +354,14 @@ static int cmd_policy(int argc, char **argv)
                         fputs(USAGE, stdout);
                         return 0;
                 default:
-                        return usage_error("policy", "unknown option or missing value");
+                        return policy_usage("unknown option or missing value");
                 }
         }
         int nrefs = argc - optind;
         if (nrefs < 1)
-                return usage_error("policy", "at least one docker://REF is required");
+                return policy_usage("at least one docker://REF is required");
         if (o.manifest && nrefs != 1)
-                return usage_error("policy", "--manifest goes with exactly one reference");
+                return policy_usage("--manifest goes with exactly one reference");
 
         _cleanup_error_ it_error err = IT_ERROR_INIT;
         _cleanup_free_ char *path = it_path_policy(o.policy);
@@ -427,10 +434,8 @@ static int cmd_policy(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-        if (argc < 2) {
-                fprintf(stderr, "%s: a command is required (see '%s --help')\n", PROG, PROG);
-                return IT_EXIT_INPUT;
-        }
+        if (argc < 2)
+                return policy_usage("at least one docker://REF is required");
         const char *cmd = argv[1];
         if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
                 fputs(USAGE, stdout);
