@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <bzlib.h>
 #include <zlib.h>
 
 #include "imgtrust/buf.h"
@@ -249,6 +250,64 @@ static int inflate_body(const uint8_t *in, size_t in_len, int alg, struct it_buf
         return 0;
 }
 
+/* BZip2 (algorithm 3), with the same cap and end-of-stream rules as inflate_body: gpg can be
+ * configured to compress with it and containers/image verifies such signatures. */
+static int bunzip_body(const uint8_t *in, size_t in_len, struct it_buf *out, it_error *err)
+{
+        bz_stream bz;
+        memset(&bz, 0, sizeof bz);
+        if (BZ2_bzDecompressInit(&bz, 0, 0) != BZ_OK)
+                return it_error_set(err, IT_EIO, "signature: cannot start bzip2 decompression");
+        size_t cap = 0, total = 0;
+        uint8_t *buf = NULL;
+        bz.next_in = (char *)in;
+        bz.avail_in = (unsigned)in_len;
+        int rc;
+        for (;;) {
+                if (total == cap) {
+                        if (cap >= INFLATE_CAP) {
+                                BZ2_bzDecompressEnd(&bz);
+                                free(buf);
+                                return it_error_set(err, IT_EINPUT,
+                                                    "signature: compressed payload larger than "
+                                                    "1 MiB");
+                        }
+                        cap = cap ? cap * 2 : (size_t)64 << 10;
+                        if (cap > INFLATE_CAP)
+                                cap = INFLATE_CAP;
+                        buf = xrealloc(buf, cap);
+                }
+                bz.next_out = (char *)buf + total;
+                bz.avail_out = (unsigned)(cap - total);
+                rc = BZ2_bzDecompress(&bz);
+                total = cap - bz.avail_out;
+                if (rc == BZ_STREAM_END)
+                        break;
+                if (rc != BZ_OK) {
+                        BZ2_bzDecompressEnd(&bz);
+                        free(buf);
+                        return it_error_set(err, IT_EINPUT,
+                                            "signature: corrupt bzip2 compressed data (%d)", rc);
+                }
+                if (bz.avail_in == 0 && bz.avail_out != 0) {
+                        BZ2_bzDecompressEnd(&bz);
+                        free(buf);
+                        return it_error_set(err, IT_EINPUT,
+                                            "signature: compressed stream is truncated");
+                }
+        }
+        unsigned left = bz.avail_in;
+        BZ2_bzDecompressEnd(&bz);
+        if (left != 0) {
+                free(buf);
+                return it_error_set(err, IT_EINPUT,
+                                    "signature: data after the end of the compressed stream");
+        }
+        it_buf_add(out, buf, total);
+        free(buf);
+        return 0;
+}
+
 struct walk {
         size_t ops, sigs;
         bool literal, seen, sig_first;
@@ -275,9 +334,13 @@ static int compressed(const struct pgp_packet *pkt, struct sig_envelope *out, it
                         return rc;
                 return walk((const uint8_t *)inflated.data, inflated.len, true, out, err);
         }
-        case 3:
-                return it_error_set(err, IT_EUNSUPPORTED,
-                                    "signature: unsupported compression algorithm BZip2 (3)");
+        case 3: {
+                _cleanup_buf_ struct it_buf inflated = IT_BUF_INIT;
+                int rc = bunzip_body(in, in_len, &inflated, err);
+                if (rc)
+                        return rc;
+                return walk((const uint8_t *)inflated.data, inflated.len, true, out, err);
+        }
         default:
                 return it_error_set(err, IT_EINPUT, "signature: unknown compression algorithm %d",
                                     alg);

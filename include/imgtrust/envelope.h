@@ -46,7 +46,7 @@ struct sig_envelope {
 /* Check that blob is a simple-signing blob holding exactly one signed message with exactly one
  * signature, and copy its literal data into out (the caller calls sig_envelope_free(), also
  * after a failure). Errors: IT_EINPUT with a one-line reason starting "signature: ";
- * IT_EUNSUPPORTED for a BZip2-compressed message. Blobs over IT_SIG_BLOB_MAX are refused, and
+ * (ZIP, ZLIB and BZip2 compression are read.) Blobs over IT_SIG_BLOB_MAX are refused, and
  * inflating stops (and fails) just past IT_SIG_PAYLOAD_MAX. */
 int sig_envelope_check(const void *blob, size_t len, struct sig_envelope *out, it_error *err);
 void sig_envelope_free(struct sig_envelope *env);

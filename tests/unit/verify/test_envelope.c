@@ -339,14 +339,13 @@ static void test_compressed(void **state)
         put_pkt(&b, 8, z.data, z.len, false);
         expect_buf_err(&b, "signature: corrupt compressed data: incorrect header check");
 
-        /* Unsupported and unknown algorithms, nesting, empty. */
+        /* A cut bzip2 stream, unknown algorithms, nesting, empty. */
         it_buf_reset(&b);
         put_pkt(&b, 8,
                 "\x03"
                 "BZh91AY&SY",
                 11, false);
-        expect_err(b.data, b.len, IT_EUNSUPPORTED,
-                   "signature: unsupported compression algorithm BZip2 (3)");
+        expect_buf_err(&b, "signature: compressed stream is truncated"); /* bzip2, cut short */
         it_buf_reset(&b);
         put_pkt(&b, 8, "\x07xx", 3, false);
         expect_buf_err(&b, "signature: unknown compression algorithm 7");
@@ -664,9 +663,10 @@ static void test_gpg_accepted(void **state)
         struct gpgenv *e = *state;
         struct it_buf fpr = IT_BUF_INIT;
         read_blob(e, "a.fpr", &fpr);
-        const char *names[] = {"signed.gpg", "none.gpg", "zlib.gpg", "zip.gpg"};
-        const int algs[] = {-2, -1, 2, 1};
-        for (size_t i = 0; i < 4; i++) {
+        /* bzip2 too: gpg can be set to use it and containers/image verifies such messages. */
+        const char *names[] = {"signed.gpg", "none.gpg", "zlib.gpg", "zip.gpg", "bzip2.gpg"};
+        const int algs[] = {-2, -1, 2, 1, 3};
+        for (size_t i = 0; i < 5; i++) {
                 struct it_buf b = IT_BUF_INIT;
                 read_blob(e, names[i], &b);
                 struct sig_envelope env;
@@ -696,8 +696,6 @@ static void test_gpg_accepted(void **state)
 static void test_gpg_rejected(void **state)
 {
         struct gpgenv *e = *state;
-        expect_file_err(e, "bzip2.gpg", IT_EUNSUPPORTED,
-                        "signature: unsupported compression algorithm BZip2 (3)");
         expect_file_err(e, "detached.sig", IT_EINPUT,
                         "signature: detached signature; a signed message is required");
         expect_file_err(e, "clear.asc", IT_EINPUT,
