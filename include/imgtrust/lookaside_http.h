@@ -21,10 +21,12 @@ struct it_lookaside_put_opts {
 /* Add blob (at most IT_LOOKASIDE_SIG_MAX bytes) as the lowest free signature-N of digest under the
  * http(s):// base_url. N from 1 is probed with HEAD (200 taken, 404 free, anything else fails
  * naming the URL and status); the free one is PUT with `If-None-Match: *` (412 means taken: try
- * N+1), 201 or 204 is success, and the file is read back: other bytes mean another writer won the
- * name, so N+1 is tried. Residual race: a server that ignores If-None-Match (nginx's dav module
- * does) lets a PUT replace a file written after this writer's probe; the loser notices only if
- * its read-back comes after the replacement. No redirect is followed (IT_EIO naming the
+ * N+1), 201 or 204 is success, and the file is read back twice, the second time after twice this
+ * writer's probe-and-PUT time: other bytes mean another writer's PUT of the same name landed
+ * later, so N+1 is tried. Residual race: a server that ignores If-None-Match (nginx's dav module
+ * does) lets a PUT replace a file written after that writer's probe; a replacement arriving after
+ * the second read-back (a writer stalled that long) loses the first signature silently. No
+ * redirect is followed (IT_EIO naming the
  * Location); 401/403 are IT_EIO saying the lookaside refused the credentials (never printed).
  * N beyond IT_LOOKASIDE_MAX_SIGS, a bad digest or path, credentials in the URL or another scheme
  * are IT_EINPUT. *url_written (allocated; may be NULL to not ask) and *index (may be NULL) say
