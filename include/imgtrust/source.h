@@ -7,6 +7,17 @@
  * openat2(RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS) and must be a regular
  * file: blobs reached through symlinks are refused even when the link stays inside (skopeo follows
  * any symlink; this is stricter). Digests are validated before they become file names.
+ *
+ * oci: the manifest is the blob of the index.json entry whose org.opencontainers.image.ref.name
+ * is TAG (only image manifest and index entries count, as in containers/image), or the only entry
+ * when no tag is given; its bytes must hash to the entry's digest. dir: manifest.json, blobs named
+ * by digest hex, an index's children as <hex>.manifest.json. docker-archive: the tar is indexed
+ * once (ustar, pax and GNU long names; regular files, directories, symlinks that stay inside);
+ * the image is the only one, or the one whose RepoTags hold NAME:TAG (also tried with
+ * docker.io/library/ and docker.io/ in front); the manifest is synthesised as containers/image
+ * does (config digest of the config bytes, layer digests from rootfs.diff_ids, every layer typed
+ * ...diff.tar.gzip); layers must be uncompressed. A layer reached through a symlink gets the size
+ * of its target, where skopeo 1.9.3 reports the symlink's 0.
  */
 #ifndef IMGTRUST_SOURCE_H
 #define IMGTRUST_SOURCE_H
@@ -33,14 +44,14 @@ struct it_tar_entry; /* docker-archive only */
 
 struct it_source {
         enum it_source_kind kind;
-        char *name; /* the string it was opened from, for messages */
-        char *path; /* the directory or archive */
-        char *tag;  /* oci: TAG or docker-archive: NAME:TAG; NULL when not given */
+        char *name;  /* the string it was opened from, for messages */
+        char *path;  /* the directory or archive */
+        char *tag;   /* oci: TAG or docker-archive: NAME:TAG; NULL when not given */
         int root_fd; /* the directory (oci:, dir:) or the archive file */
 
         char *manifest; /* the bytes as stored (docker-archive: synthesised); NUL-terminated */
         size_t manifest_len;
-        const char *media_type; /* static, as manifest_media_type() sniffs it */
+        const char *media_type;  /* static, as manifest_media_type() sniffs it */
         struct it_digest digest; /* manifest_digest() of the bytes */
 
         /* config and layers of the manifest; for an index each child manifest followed by its
@@ -80,7 +91,8 @@ int source_readat(int root_fd, const char *rel, const char *what, size_t max, ch
                   size_t *len, it_error *err);
 
 /* Parse a manifest of `src` and append its blobs (an index: each child, read with
- * src_read_child, then the child's blobs). Used by the per-transport openers. */
+ * source_read_blob and checked against its digest and size, then the child's blobs). Used by the
+ * per-transport openers. */
 int source_collect_blobs(struct it_source *src, const char *m, size_t len, const char *mt,
                          it_error *err);
 void source_add_blob(struct it_source *src, const struct it_digest *d, int64_t size,
