@@ -11,6 +11,7 @@
 #include "imgtrust/cleanup.h"
 #include "imgtrust/json.h"
 #include "imgtrust/manifest.h"
+#include "imgtrust/registry_write.h"
 #include "imgtrust/xalloc.h"
 
 #define QUOTE_MAX 200
@@ -42,6 +43,11 @@ struct it_registry {
         char *token;
         char *token_scope;
         CURL *curl;
+        /* registry_write.h settings */
+        int retry_tries;
+        long retry_base_ms;
+        int64_t upload_chunk;
+        unsigned requests;
 };
 
 int registry_client_new(const char *host, bool tls_verify, const char *creds,
@@ -60,6 +66,9 @@ int registry_client_new(const char *host, bool tls_verify, const char *creds,
         c->host = xstrdup(host);
         c->tls_verify = tls_verify;
         c->creds = creds ? xstrdup(creds) : NULL;
+        c->retry_tries = IT_RETRY_TRIES_DEFAULT;
+        c->retry_base_ms = IT_RETRY_BASE_MS_DEFAULT;
+        c->upload_chunk = IT_UPLOAD_CHUNK_DEFAULT;
         c->curl = curl_easy_init();
         if (!c->curl) {
                 registry_client_free(c);
@@ -392,4 +401,62 @@ int registry_get_manifest(struct it_registry *c, const char *repo, const char *r
         memset(&r.body, 0, sizeof r.body);
         http_resp_free(&r);
         return 0;
+}
+
+void registry_client_set_retry(struct it_registry *c, int tries, long base_ms)
+{
+        c->retry_tries = tries < 1 ? 1 : tries;
+        c->retry_base_ms = base_ms < 0 ? 0 : base_ms;
+}
+
+void registry_client_set_upload_chunk(struct it_registry *c, int64_t bytes)
+{
+        c->upload_chunk = bytes > 0 ? bytes : IT_UPLOAD_CHUNK_DEFAULT;
+}
+
+unsigned registry_client_requests(const struct it_registry *c)
+{
+        return c->requests;
+}
+
+bool registry_repo_valid(const char *repo)
+{
+        return repo && repo_valid(repo);
+}
+
+int registry_conn_get(struct it_registry *c, const char *scope, struct registry_conn *conn,
+                      it_error *err)
+{
+        memset(conn, 0, sizeof *conn);
+        if (!c->scheme) {
+                int rc = ping(c, err);
+                if (rc)
+                        return rc;
+        }
+        if (c->auth == AUTH_BEARER) {
+                int rc = fetch_token(c, scope, err);
+                if (rc)
+                        return rc;
+                conn->auth_hdr = xasprintf("Authorization: Bearer %s", c->token);
+        } else if (c->auth == AUTH_BASIC) {
+                conn->userpwd = c->creds;
+        }
+        conn->curl = c->curl;
+        conn->host = c->host;
+        conn->scheme = c->scheme;
+        conn->tls_verify = c->tls_verify;
+        conn->tries = c->retry_tries;
+        conn->base_ms = c->retry_base_ms;
+        conn->chunk = c->upload_chunk;
+        conn->requests = &c->requests;
+        return 0;
+}
+
+void registry_conn_release(struct registry_conn *conn)
+{
+        if (conn->auth_hdr) {
+                explicit_bzero(conn->auth_hdr, strlen(conn->auth_hdr));
+                free(conn->auth_hdr);
+        }
+        memset(conn, 0, sizeof *conn);
 }
