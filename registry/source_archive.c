@@ -506,7 +506,7 @@ int source_archive_load(struct it_source *src, it_error *err)
         rc = it_json_parse(mj, mjlen, IT_SOURCE_JSON_MAX, "manifest.json", &arr, err);
         if (rc)
                 return rc;
-        const json_t *item;
+        const json_t *item = NULL;
         rc = pick_image(src, arr, &item, err);
         if (rc)
                 return rc;

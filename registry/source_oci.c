@@ -84,7 +84,7 @@ int source_oci_load(struct it_source *src, it_error *err)
         const json_t *mans = json_is_object(index) ? json_object_get(index, "manifests") : NULL;
         if (!json_is_array(mans))
                 return it_error_set(err, IT_EINPUT, "index.json: manifests: expected an array");
-        size_t idx;
+        size_t idx = 0;
         rc = pick_entry(src, mans, &idx, err);
         if (rc)
                 return rc;
