@@ -13,6 +13,7 @@
 #include "imgtrust/cleanup.h"
 #include "imgtrust/json.h"
 #include "imgtrust/manifest.h"
+#include "imgtrust/registry.h"
 #include "imgtrust/xalloc.h"
 
 /* An index of indexes of ... is legal but nothing real nests deeper than this. */
@@ -112,6 +113,7 @@ void source_add_blob(struct it_source *src, const struct it_digest *d, int64_t s
         b->digest = *d;
         b->size = size;
         b->media_type = xstrdup(media_type ? media_type : "");
+        b->is_manifest = false;
 }
 
 /* One descriptor ({"mediaType","digest","size"}) at `what`. */
@@ -162,6 +164,9 @@ static int collect_list(struct it_source *src, const char *m, size_t len, int de
                 char ds[IT_DIGEST_STR_MAX];
                 digest_format(&in->digest, ds);
                 source_add_blob(src, &in->digest, in->size, in->media_type);
+                for (size_t k = 0; k < src->nblobs; k++)
+                        if (digest_equal(&src->blobs[k].digest, &in->digest))
+                                src->blobs[k].is_manifest = true;
                 _cleanup_free_ char *child = NULL;
                 size_t clen;
                 rc = source_read_blob(src, &in->digest, IT_MANIFEST_MAX, &child, &clen, err);
@@ -224,6 +229,8 @@ int source_read_blob(struct it_source *src, const struct it_digest *d, size_t ma
         *len = 0;
         char ds[IT_DIGEST_STR_MAX];
         digest_format(d, ds);
+        if (src->kind == IT_SOURCE_DOCKER)
+                return source_docker_read(src, d, max, data, len, err);
         _cleanup_close_ int fd = -1;
         int64_t size;
         int rc = open_blob_raw(src, d, &fd, &size, err);
@@ -270,6 +277,8 @@ static int open_blob_raw(struct it_source *src, const struct it_digest *d, int *
                 return source_dir_open_blob(src, d, fd, size, err);
         case IT_SOURCE_DOCKER_ARCHIVE:
                 return source_archive_open_blob(src, d, fd, size, err);
+        case IT_SOURCE_DOCKER:
+                return source_docker_fetch(src, src->client, d, fd, size, err);
         }
         return it_error_set(err, IT_EINPUT, "unknown source kind");
 }
@@ -287,6 +296,9 @@ void source_free(struct it_source *src)
                 return;
         if (src->kind == IT_SOURCE_DOCKER_ARCHIVE)
                 source_archive_free_entries(src);
+        registry_client_free(src->client);
+        free(src->host);
+        free(src->repo);
         for (size_t i = 0; i < src->nblobs; i++)
                 free(src->blobs[i].media_type);
         free(src->blobs);

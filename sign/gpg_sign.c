@@ -213,3 +213,33 @@ int it_gpg_passphrase_file(const char *path, char **out, it_error *err)
         *out = xstrndup(data, n);
         return 0;
 }
+
+int it_gpg_signer_fpr(const char *key_spec, char **fpr, it_error *err)
+{
+        *fpr = NULL;
+        if (!key_spec || !*key_spec)
+                return it_error_set(err, IT_EINPUT, "no signing key given");
+        if (it_gpgme_init(err) != 0)
+                return err->code;
+        _cleanup_gpgme_ctx_ gpgme_ctx_t ctx = NULL;
+        gpgme_error_t e = gpgme_new(&ctx);
+        if (!e)
+                e = gpgme_set_protocol(ctx, GPGME_PROTOCOL_OpenPGP);
+        if (!e)
+                e = gpgme_set_keylist_mode(ctx, GPGME_KEYLIST_MODE_LOCAL);
+        if (e)
+                return it_error_set(err, IT_EIO, "cannot set up gpg: %s", gpgme_strerror(e));
+        gpgme_set_offline(ctx, 1);
+        _cleanup_gpgme_key_ gpgme_key_t key = NULL;
+        int rc = find_secret_key(ctx, key_spec, &key, err);
+        if (rc)
+                return rc;
+        bool any = usable(key->subkeys);
+        for (gpgme_subkey_t s = key->subkeys->next; s; s = s->next)
+                any = any || usable(s);
+        if (!any)
+                return it_error_set(err, IT_EINPUT, "key %s has no usable secret key that can sign",
+                                    key->subkeys->fpr);
+        *fpr = xstrdup(key->subkeys->fpr);
+        return 0;
+}

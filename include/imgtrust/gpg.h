@@ -88,6 +88,10 @@ int it_gpg_verify(struct it_gpg_keyring *kr, const void *blob, size_t len,
 int it_gpg_sign(const char *key_spec, const void *payload, size_t len, const char *passphrase,
                 struct it_buf *out_blob, struct it_strv *warnings, it_error *err);
 
+/* The primary fingerprint of the one usable secret key key_spec names (allocated), checked as
+ * it_gpg_sign checks it: for failing early, before anything is pushed. */
+int it_gpg_signer_fpr(const char *key_spec, char **fpr, it_error *err);
+
 /* skopeo's --passphrase-file: the file's first line, without its '\n'. Allocates *out. */
 int it_gpg_passphrase_file(const char *path, char **out, it_error *err);
 

@@ -22,6 +22,7 @@
 #ifndef IMGTRUST_SOURCE_H
 #define IMGTRUST_SOURCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,12 +33,15 @@
  * manifest.json and image configs): containers/image's limits. */
 #define IT_SOURCE_JSON_MAX (4u << 20)
 
-enum it_source_kind { IT_SOURCE_OCI, IT_SOURCE_DIR, IT_SOURCE_DOCKER_ARCHIVE };
+enum it_source_kind { IT_SOURCE_OCI, IT_SOURCE_DIR, IT_SOURCE_DOCKER_ARCHIVE, IT_SOURCE_DOCKER };
+
+struct it_registry;
 
 struct it_source_blob {
         struct it_digest digest;
         int64_t size;     /* -1 when the manifest does not say */
         char *media_type; /* owned; "" when the descriptor has none */
+        bool is_manifest; /* a child manifest of an index (pushed as a manifest, not a blob) */
 };
 
 struct it_tar_entry; /* docker-archive only */
@@ -62,6 +66,11 @@ struct it_source {
         /* docker-archive: the archive's entries. */
         struct it_tar_entry *entries;
         size_t nentries;
+
+        /* docker://: the client it was read through (owned), the registry and repository. */
+        struct it_registry *client;
+        char *host;
+        char *repo;
 };
 
 /* Open `spec` ("oci:/p", "oci:/p:tag", "dir:/p", "docker-archive:/p.tar[:name:tag]"), read and
@@ -72,6 +81,19 @@ struct it_source {
  * the entry. */
 int source_open(const char *spec, struct it_source **out, it_error *err);
 void source_free(struct it_source *src);
+
+/* docker://HOST/REPO:REF (or @DIGEST): the manifest the registry serves, read through `client`
+ * (taken over by the source, freed with it, even on failure), child manifests of an index read
+ * by digest. `name` is the spec for messages. */
+int source_open_docker(const char *name, struct it_registry *client, const char *host,
+                       const char *repo, const char *ref, struct it_source **out, it_error *err);
+
+/* Download blob d of a docker:// source through `client` (the source's own or another one for
+ * another thread) into an unnamed temporary file under $TMPDIR (else /var/tmp), checked against
+ * its digest and the size the manifest gives: *fd (the caller closes it) is at offset 0 and
+ * holds *size bytes. */
+int source_docker_fetch(struct it_source *src, struct it_registry *client,
+                        const struct it_digest *d, int *fd, int64_t *size, it_error *err);
 
 /* Open blob `d` for streaming: *fd is a new descriptor (the caller closes it) positioned at the
  * blob's first byte, and exactly *size bytes from there are the blob. Any blob of the source may
@@ -109,6 +131,10 @@ int source_archive_load(struct it_source *src, it_error *err);
 int source_archive_open_blob(struct it_source *src, const struct it_digest *d, int *fd,
                              int64_t *size, it_error *err);
 void source_archive_free_entries(struct it_source *src);
+/* docker://: a child manifest by digest (a manifest GET), another blob by a blob GET into memory;
+ * at most max bytes. */
+int source_docker_read(struct it_source *src, const struct it_digest *d, size_t max, char **data,
+                       size_t *len, it_error *err);
 
 /* Read the whole blob `d` (at most max bytes) and check it hashes to d: for child manifests and
  * configs. *data is allocated and NUL-terminated. Messages do not name the source (the openers
