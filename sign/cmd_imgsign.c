@@ -142,8 +142,9 @@ static const char SIGN_HELP[] =
     "Fetch the manifest the registry serves for REF, sign its digest with KEY from your\n"
     "keyring, and add the signature as the next free signature-N of the lookaside staging\n"
     "location registries.d gives for REF (lookaside-staging, else lookaside; without either,\n"
-    "under your own data directory). Existing signatures are never replaced. Prints where\n"
-    "it wrote and the URL consumers will read it from.\n"
+    "under your own data directory): a file:// location, or an http(s):// lookaside-staging\n"
+    "written by HTTP PUT. Existing signatures are never replaced. Prints where it wrote and\n"
+    "the URL consumers will read it from.\n"
     "\n"
     "Options:\n"
     "  --sign-by KEY            the key (fingerprint or anything gpg accepts); required\n"
@@ -152,20 +153,34 @@ static const char SIGN_HELP[] =
     "  --creds USER:PASS        registry credentials\n"
     "  --tls-verify=false       do not verify TLS; try HTTPS, then plain HTTP\n"
     "  --passphrase-file FILE   the key's passphrase is the first line of FILE\n"
+    "  --lookaside-creds USER:PASS  credentials for an http(s) lookaside-staging server\n"
+    "  --authfile FILE          where lookaside credentials are looked up otherwise\n"
     "  -h, --help               show this help\n";
 
 static int cmd_sign(int argc, char **argv)
 {
-        enum { OPT_SIGN_BY = 1000, OPT_IDENT, OPT_REGD, OPT_CREDS, OPT_TLS, OPT_PASS };
+        enum {
+                OPT_SIGN_BY = 1000,
+                OPT_IDENT,
+                OPT_REGD,
+                OPT_CREDS,
+                OPT_TLS,
+                OPT_PASS,
+                OPT_LCREDS,
+                OPT_AUTH
+        };
         static const struct option lo[] = {{"sign-by", required_argument, NULL, OPT_SIGN_BY},
                                            {"sign-identity", required_argument, NULL, OPT_IDENT},
                                            {"registries.d", required_argument, NULL, OPT_REGD},
                                            {"creds", required_argument, NULL, OPT_CREDS},
                                            {"tls-verify", optional_argument, NULL, OPT_TLS},
                                            {"passphrase-file", required_argument, NULL, OPT_PASS},
+                                           {"lookaside-creds", required_argument, NULL, OPT_LCREDS},
+                                           {"authfile", required_argument, NULL, OPT_AUTH},
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
         const char *key = NULL, *ident = NULL, *regd_opt = NULL, *creds = NULL, *passfile = NULL;
+        const char *lookaside_creds = NULL, *authfile = NULL;
         bool tls_verify = true;
         int c;
         optind = 1;
@@ -194,6 +209,12 @@ static int cmd_sign(int argc, char **argv)
                         break;
                 case OPT_PASS:
                         passfile = optarg;
+                        break;
+                case OPT_LCREDS:
+                        lookaside_creds = optarg;
+                        break;
+                case OPT_AUTH:
+                        authfile = optarg;
                         break;
                 case 'h':
                         fputs(SIGN_HELP, stdout);
@@ -252,38 +273,41 @@ static int cmd_sign(int argc, char **argv)
                                            NULL, &manifest, NULL, &d, &err);
         registry_client_free(client);
         char ds[IT_DIGEST_STR_MAX] = "";
-        _cleanup_buf_ struct it_buf payload = IT_BUF_INIT;
-        _cleanup_buf_ struct it_buf sig = IT_BUF_INIT;
+        _cleanup_free_ char *read_url = NULL;
+        const char *keys[] = {key};
+        struct it_publish_opts po = {.regd = &regd,
+                                     .dest = &ref,
+                                     .identity = identity,
+                                     .keys = keys,
+                                     .nkeys = 1,
+                                     .passphrase = passphrase,
+                                     .lookaside_creds = lookaside_creds,
+                                     .authfile = authfile,
+                                     .tls_verify = tls_verify};
+        struct it_publish_result pub = {0};
         _cleanup_strv_ struct it_strv warnings = IT_STRV_INIT;
-        _cleanup_free_ char *base = NULL, *written = NULL, *read_url = NULL;
-        unsigned index = 0;
         struct it_regd_choice ch = {0};
         if (rc == 0) {
                 digest_format(&d, ds);
-                payload_build(identity, ds, "imgtrust " IMGTRUST_VERSION, (int64_t)time(NULL),
-                              &payload);
-                rc = it_gpg_sign(key, payload.data, payload.len, passphrase, &sig, &warnings, &err);
+                rc = publish_signatures(&po, &d, 1, &pub, &warnings, &err);
         }
         for (size_t i = 0; i < warnings.n; i++)
                 fprintf(stderr, "%s: warning: %s\n", PROG, warnings.v[i]);
         if (rc == 0)
-                rc = lookaside_write_base(&regd, &ref, &base, &err);
-        if (rc == 0)
-                rc = lookaside_write_append(base, ref.path, ds, sig.data, sig.len, &written, &index,
-                                            &err);
-        if (rc == 0)
                 rc = regd_lookaside(&regd, &ref, IT_REGD_READ, &ch, &err);
         if (rc == 0)
-                rc = regd_signature_url(ch.url, ref.path, ds, index, &read_url, &err);
+                rc = regd_signature_url(ch.url, ref.path, ds, pub.v[0].index, &read_url, &err);
         regd_choice_free(&ch);
         regd_free(&regd);
         if (rc != 0) {
+                publish_result_free(&pub);
                 it_error_wrap(&err, "%s", argv[optind]);
                 return fail(&err);
         }
         printf("Signed %s for %s\n", ds, identity);
-        printf("Wrote %s\n", written);
+        printf("Wrote %s\n", pub.v[0].written);
         printf("Consumers read it from %s\n", read_url);
+        publish_result_free(&pub);
         return 0;
 }
 

@@ -58,8 +58,19 @@ int publish_signatures(const struct it_publish_opts *o, const struct it_digest *
         int rc = lookaside_write_base(o->regd, o->dest, &base, err);
         if (rc)
                 return rc;
+        /* Only a location configured for writing is written over HTTP; a plain http lookaside
+         * is where consumers read, and lookaside_write_append refuses it with a hint. */
+        bool put = false;
+        if (is_http(base) && o->regd) {
+                struct it_regd_choice ch = {0};
+                rc = regd_lookaside(o->regd, o->dest, IT_REGD_WRITE, &ch, err);
+                if (rc)
+                        return rc;
+                put = ch.key && strstr(ch.key, "-staging");
+                regd_choice_free(&ch);
+        }
         __attribute__((cleanup(wipe_freep))) char *userpwd = NULL;
-        if (is_http(base)) {
+        if (put) {
                 if (o->lookaside_creds) {
                         userpwd = xstrdup(o->lookaside_creds);
                 } else {
@@ -93,7 +104,7 @@ int publish_signatures(const struct it_publish_opts *o, const struct it_digest *
                                 return it_error_wrap(err, "signing %s", ds);
                         struct it_published *p = &res->v[res->n];
                         p->digest = digests[i];
-                        if (is_http(base)) {
+                        if (put) {
                                 struct it_lookaside_put_opts po = {.tls_verify = o->tls_verify,
                                                                    .userpwd = userpwd};
                                 rc =
