@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job, end to end, on this machine. Builds imgtrust, starts a private registry and an
-# nginx lookaside on 127.0.0.1, pushes two small images, writes a trust policy with imgtrust,
-# signs one image with imgsign and shows imgverify (and skopeo, with the same files) accepting it
-# and rejecting the unsigned one. Everything lives in a scratch directory; the services stop at
+# nginx lookaside on 127.0.0.1 (with WebDAV PUT), writes a trust policy with imgtrust, pushes and
+# signs a small image built here in one `imgsign push` (the signature published to the web
+# lookaside by HTTP PUT and verified there), pushes another unsigned, and shows imgverify (and
+# skopeo and podman, with the same files) accepting the signed image and rejecting the other. Everything lives in a scratch directory; the services stop at
 # the end.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -45,14 +46,14 @@ mkdir -p "$W/sigstore"
 start_registry >/dev/null
 start_nginx "$W/sigstore" >/dev/null
 echo "registry $REGISTRY, lookaside $LOOKASIDE_URL, key $FPR"
-push_test_image apps/web:1.0 "hello from web" >/dev/null
-push_test_image apps/unsigned:1.0 "nobody signed me" >/dev/null
+make_oci_layout "$W/web" "hello from web"
+make_oci_layout "$W/unsigned" "nobody signed me"
 mkdir -p "$W/registries.d"
 cat >"$W/registries.d/local.yaml" <<YAML
 docker:
   $REGISTRY:
     lookaside: $LOOKASIDE_URL
-    lookaside-staging: file://$W/sigstore
+    lookaside-staging: $LOOKASIDE_URL
 YAML
 P=(--policy "$W/policy.json" --registries.d "$W/registries.d")
 
@@ -62,10 +63,11 @@ run "$BIN/imgtrust" "${P[@]}" set -t signedBy -f "$W/release.asc" "$REGISTRY/app
 run "$BIN/imgtrust" "${P[@]}" show
 run "$BIN/imgtrust" "${P[@]}" check "docker://$REGISTRY/apps/web:1.0"
 
-step "sign the image the registry serves; the signature is published to the lookaside"
-run "$BIN/imgsign" sign --sign-by "$FPR" --registries.d "$W/registries.d" --tls-verify=false \
-	"docker://$REGISTRY/apps/web:1.0"
-chmod -R a+rX "$W/sigstore"
+step "push and sign in one step: the signature goes to the lookaside by HTTP PUT and is read back"
+run "$BIN/imgsign" push --sign-by "$FPR" --registries.d "$W/registries.d" --dest-tls-verify=false \
+	"oci:$W/web:latest" "docker://$REGISTRY/apps/web:1.0"
+run "$BIN/imgsign" push --registries.d "$W/registries.d" --dest-tls-verify=false \
+	"oci:$W/unsigned:latest" "docker://$REGISTRY/apps/unsigned:1.0"
 
 step "verify: the signed image is accepted, the unsigned one rejected"
 run "$BIN/imgverify" "${P[@]}" --tls-verify=false "docker://$REGISTRY/apps/web:1.0"

@@ -274,13 +274,14 @@ static int cmd_sign(int argc, char **argv)
         registry_client_free(client);
         char ds[IT_DIGEST_STR_MAX] = "";
         _cleanup_free_ char *read_url = NULL;
-        const char *keys[] = {key};
+        struct it_gpg_signer *signer = NULL;
+        if (rc == 0)
+                rc = it_gpg_signer_new(key, passphrase, &signer, &err);
         struct it_publish_opts po = {.regd = &regd,
                                      .dest = &ref,
                                      .identity = identity,
-                                     .keys = keys,
-                                     .nkeys = 1,
-                                     .passphrase = passphrase,
+                                     .signers = &signer,
+                                     .nsigners = 1,
                                      .lookaside_creds = lookaside_creds,
                                      .authfile = authfile,
                                      .tls_verify = tls_verify};
@@ -291,6 +292,7 @@ static int cmd_sign(int argc, char **argv)
                 digest_format(&d, ds);
                 rc = publish_signatures(&po, &d, 1, &pub, &warnings, &err);
         }
+        it_gpg_signer_free(signer);
         for (size_t i = 0; i < warnings.n; i++)
                 fprintf(stderr, "%s: warning: %s\n", PROG, warnings.v[i]);
         if (rc == 0)
@@ -589,15 +591,17 @@ static int cmd_push(int argc, char **argv)
         if (regd_load_dir(regd_dir, &regd, &err) != 0)
                 return fail(&err);
         /* A key that cannot sign fails here, before anything is pushed. */
+        struct it_gpg_signer **signers = xcalloc(keys.n + 1, sizeof *signers);
         for (size_t i = 0; i < keys.n; i++) {
-                _cleanup_free_ char *fpr = NULL;
-                if (it_gpg_signer_fpr(keys.v[i], &fpr, &err) != 0) {
+                if (it_gpg_signer_new(keys.v[i], passphrase, &signers[i], &err) != 0) {
+                        for (size_t k = 0; k < i; k++)
+                                it_gpg_signer_free(signers[k]);
+                        free(signers);
                         regd_free(&regd);
                         it_error_wrap(&err, "--sign-by");
                         return fail(&err);
                 }
         }
-
         struct it_endpoint dep = IT_ENDPOINT_INIT, sep = IT_ENDPOINT_INIT;
         struct it_source *src = NULL;
         struct it_push_result res = {0};
@@ -644,9 +648,8 @@ static int cmd_push(int argc, char **argv)
         struct it_publish_opts pu = {.regd = &regd,
                                      .dest = &dest,
                                      .identity = identity,
-                                     .keys = (const char *const *)keys.v,
-                                     .nkeys = keys.n,
-                                     .passphrase = passphrase,
+                                     .signers = signers,
+                                     .nsigners = keys.n,
                                      .lookaside_creds = a.lookaside_creds,
                                      .authfile = a.authfile,
                                      .tls_verify = a.lookaside_tls != 0};
@@ -681,6 +684,9 @@ static int cmd_push(int argc, char **argv)
         if (!rc)
                 printf("%s\n", ds);
         progress_free(&prog);
+        for (size_t i = 0; i < keys.n; i++)
+                it_gpg_signer_free(signers[i]);
+        free(signers);
         publish_result_free(&pub);
         push_result_free(&res);
         source_free(src);

@@ -97,61 +97,100 @@ static int read_all(gpgme_data_t d, struct it_buf *out, it_error *err)
         }
 }
 
-int it_gpg_sign(const char *key_spec, const void *payload, size_t len, const char *passphrase,
-                struct it_buf *out_blob, struct it_strv *warnings, it_error *err)
+struct it_gpg_signer {
+        gpgme_ctx_t ctx;
+        gpgme_key_t key;
+        char *passphrase;
+        struct passphrase_hook hook;
+        bool primary_signs;
+};
+
+void it_gpg_signer_free(struct it_gpg_signer *s)
 {
+        if (!s)
+                return;
+        if (s->key)
+                gpgme_key_unref(s->key);
+        if (s->ctx)
+                gpgme_release(s->ctx);
+        if (s->passphrase) {
+                explicit_bzero(s->passphrase, strlen(s->passphrase));
+                free(s->passphrase);
+        }
+        free(s);
+}
+
+static void signer_freep(struct it_gpg_signer **s)
+{
+        it_gpg_signer_free(*s);
+}
+
+int it_gpg_signer_new(const char *key_spec, const char *passphrase, struct it_gpg_signer **out,
+                      it_error *err)
+{
+        *out = NULL;
         if (!key_spec || !*key_spec)
                 return it_error_set(err, IT_EINPUT, "no signing key given");
-        if (len > IT_GPG_PAYLOAD_MAX)
-                return it_error_set(err, IT_EINPUT,
-                                    "payload too large to sign (%zu bytes; at most %u)", len,
-                                    IT_GPG_PAYLOAD_MAX);
         if (passphrase && strchr(passphrase, '\n'))
                 return it_error_set(err, IT_EINPUT, "the passphrase must not contain a newline");
         if (it_gpgme_init(err) != 0)
                 return err->code;
-        gpgme_error_t e;
-        _cleanup_gpgme_ctx_ gpgme_ctx_t ctx = NULL;
-        e = gpgme_new(&ctx);
+        __attribute__((cleanup(signer_freep))) struct it_gpg_signer *s = xcalloc(1, sizeof *s);
+        gpgme_error_t e = gpgme_new(&s->ctx);
         if (!e)
-                e = gpgme_set_protocol(ctx, GPGME_PROTOCOL_OpenPGP);
+                e = gpgme_set_protocol(s->ctx, GPGME_PROTOCOL_OpenPGP);
         if (!e)
-                e = gpgme_set_keylist_mode(ctx, GPGME_KEYLIST_MODE_LOCAL);
+                e = gpgme_set_keylist_mode(s->ctx, GPGME_KEYLIST_MODE_LOCAL);
         if (e)
                 return it_error_set(err, IT_EIO, "cannot set up gpg: %s", gpgme_strerror(e));
-        gpgme_set_armor(ctx, 0);
-        gpgme_set_textmode(ctx, 0);
-        gpgme_set_offline(ctx, 1);
+        gpgme_set_armor(s->ctx, 0);
+        gpgme_set_textmode(s->ctx, 0);
+        gpgme_set_offline(s->ctx, 1);
 
-        _cleanup_gpgme_key_ gpgme_key_t key = NULL;
-        int rc = find_secret_key(ctx, key_spec, &key, err);
+        int rc = find_secret_key(s->ctx, key_spec, &s->key, err);
         if (rc)
                 return rc;
-        gpgme_subkey_t primary = key->subkeys;
-        bool primary_signs = usable(primary);
+        gpgme_subkey_t primary = s->key->subkeys;
+        s->primary_signs = usable(primary);
         bool subkey_signs = false;
-        for (gpgme_subkey_t s = primary->next; s; s = s->next)
-                subkey_signs = subkey_signs || usable(s);
-        if (!primary_signs && !subkey_signs)
+        for (gpgme_subkey_t k = primary->next; k; k = k->next)
+                subkey_signs = subkey_signs || usable(k);
+        if (!s->primary_signs && !subkey_signs)
                 return it_error_set(err, IT_EINPUT, "key %s has no usable secret key that can sign",
                                     primary->fpr);
-
-        e = gpgme_signers_add(ctx, key);
+        e = gpgme_signers_add(s->ctx, s->key);
         if (e)
                 return it_error_set(err, IT_EIO, "cannot select key %s: %s", primary->fpr,
                                     gpgme_strerror(e));
-        struct passphrase_hook hook = {.passphrase = passphrase};
         if (passphrase) {
-                e = gpgme_set_pinentry_mode(ctx, GPGME_PINENTRY_MODE_LOOPBACK);
+                s->passphrase = xstrdup(passphrase);
+                s->hook.passphrase = s->passphrase;
+                e = gpgme_set_pinentry_mode(s->ctx, GPGME_PINENTRY_MODE_LOOPBACK);
                 if (e)
                         return it_error_set(err, IT_EIO, "cannot use loopback pinentry: %s",
                                             gpgme_strerror(e));
-                gpgme_set_passphrase_cb(ctx, passphrase_cb, &hook);
+                gpgme_set_passphrase_cb(s->ctx, passphrase_cb, &s->hook);
         }
+        *out = IT_STEAL(s);
+        return 0;
+}
 
+const char *it_gpg_signer_fpr(const struct it_gpg_signer *s)
+{
+        return s->key->subkeys->fpr;
+}
+
+int it_gpg_signer_sign(struct it_gpg_signer *s, const void *payload, size_t len,
+                       struct it_buf *out_blob, struct it_strv *warnings, it_error *err)
+{
+        if (len > IT_GPG_PAYLOAD_MAX)
+                return it_error_set(err, IT_EINPUT,
+                                    "payload too large to sign (%zu bytes; at most %u)", len,
+                                    IT_GPG_PAYLOAD_MAX);
+        gpgme_subkey_t primary = s->key->subkeys;
         _cleanup_gpgme_data_ gpgme_data_t in = NULL;
         _cleanup_gpgme_data_ gpgme_data_t out = NULL;
-        e = gpgme_data_new_from_mem(&in, payload, len, 0);
+        gpgme_error_t e = gpgme_data_new_from_mem(&in, payload, len, 0);
         if (!e)
                 e = gpgme_data_new(&out);
         if (e)
@@ -165,20 +204,21 @@ int it_gpg_sign(const char *key_spec, const void *payload, size_t len, const cha
          * field it reads, which is set for the one call and restored. */
         _cleanup_free_ char *pinned = xasprintf("%s!", primary->fpr);
         char *saved_keyid = primary->keyid;
-        if (primary_signs)
+        if (s->primary_signs)
                 primary->keyid = pinned;
-        e = gpgme_op_sign(ctx, in, out, GPGME_SIG_MODE_NORMAL);
+        s->hook.was_bad = false;
+        e = gpgme_op_sign(s->ctx, in, out, GPGME_SIG_MODE_NORMAL);
         primary->keyid = saved_keyid;
 
-        if (hook.was_bad || gpgme_err_code(e) == GPG_ERR_BAD_PASSPHRASE)
+        if (s->hook.was_bad || gpgme_err_code(e) == GPG_ERR_BAD_PASSPHRASE)
                 return it_error_set(err, IT_EINPUT, "wrong passphrase for key %s", primary->fpr);
-        if (passphrase && gpgme_err_code(e) == GPG_ERR_CANCELED)
+        if (s->passphrase && gpgme_err_code(e) == GPG_ERR_CANCELED)
                 return it_error_set(err, IT_EINPUT, "passphrase for key %s was refused",
                                     primary->fpr);
         if (e)
                 return it_error_set(err, engine_trouble(e) ? IT_EIO : IT_EINPUT,
                                     "cannot sign with key %s: %s", primary->fpr, gpgme_strerror(e));
-        gpgme_sign_result_t r = gpgme_op_sign_result(ctx);
+        gpgme_sign_result_t r = gpgme_op_sign_result(s->ctx);
         if (!r || r->invalid_signers)
                 return it_error_set(err, IT_EINPUT, "key %s cannot sign: %s", primary->fpr,
                                     r && r->invalid_signers
@@ -187,15 +227,31 @@ int it_gpg_sign(const char *key_spec, const void *payload, size_t len, const cha
         if (!r->signatures || r->signatures->next || !r->signatures->fpr)
                 return it_error_set(err, IT_EIO, "gpg did not make exactly one signature");
         const char *used = r->signatures->fpr;
-        if (primary_signs && strcasecmp(used, primary->fpr) != 0)
+        if (s->primary_signs && strcasecmp(used, primary->fpr) != 0)
                 return it_error_set(err, IT_EIO, "gpg signed with %s instead of the primary key %s",
                                     used, primary->fpr);
-        if (!primary_signs && warnings)
+        if (!s->primary_signs && warnings)
                 it_strv_pushf(warnings,
                               "key %s: the primary key cannot sign; signing with subkey %s, which "
                               "skopeo 1.9.3 and podman 4.3 reject",
                               primary->fpr, used);
         return read_all(out, out_blob, err);
+}
+
+int it_gpg_sign(const char *key_spec, const void *payload, size_t len, const char *passphrase,
+                struct it_buf *out_blob, struct it_strv *warnings, it_error *err)
+{
+        if (!key_spec || !*key_spec)
+                return it_error_set(err, IT_EINPUT, "no signing key given");
+        if (len > IT_GPG_PAYLOAD_MAX)
+                return it_error_set(err, IT_EINPUT,
+                                    "payload too large to sign (%zu bytes; at most %u)", len,
+                                    IT_GPG_PAYLOAD_MAX);
+        __attribute__((cleanup(signer_freep))) struct it_gpg_signer *s = NULL;
+        int rc = it_gpg_signer_new(key_spec, passphrase, &s, err);
+        if (rc)
+                return rc;
+        return it_gpg_signer_sign(s, payload, len, out_blob, warnings, err);
 }
 
 int it_gpg_passphrase_file(const char *path, char **out, it_error *err)
@@ -211,35 +267,5 @@ int it_gpg_passphrase_file(const char *path, char **out, it_error *err)
         if (memchr(data, '\0', n))
                 return it_error_set(err, IT_EINPUT, "%s: the passphrase contains a NUL byte", path);
         *out = xstrndup(data, n);
-        return 0;
-}
-
-int it_gpg_signer_fpr(const char *key_spec, char **fpr, it_error *err)
-{
-        *fpr = NULL;
-        if (!key_spec || !*key_spec)
-                return it_error_set(err, IT_EINPUT, "no signing key given");
-        if (it_gpgme_init(err) != 0)
-                return err->code;
-        _cleanup_gpgme_ctx_ gpgme_ctx_t ctx = NULL;
-        gpgme_error_t e = gpgme_new(&ctx);
-        if (!e)
-                e = gpgme_set_protocol(ctx, GPGME_PROTOCOL_OpenPGP);
-        if (!e)
-                e = gpgme_set_keylist_mode(ctx, GPGME_KEYLIST_MODE_LOCAL);
-        if (e)
-                return it_error_set(err, IT_EIO, "cannot set up gpg: %s", gpgme_strerror(e));
-        gpgme_set_offline(ctx, 1);
-        _cleanup_gpgme_key_ gpgme_key_t key = NULL;
-        int rc = find_secret_key(ctx, key_spec, &key, err);
-        if (rc)
-                return rc;
-        bool any = usable(key->subkeys);
-        for (gpgme_subkey_t s = key->subkeys->next; s; s = s->next)
-                any = any || usable(s);
-        if (!any)
-                return it_error_set(err, IT_EINPUT, "key %s has no usable secret key that can sign",
-                                    key->subkeys->fpr);
-        *fpr = xstrdup(key->subkeys->fpr);
         return 0;
 }

@@ -80,26 +80,17 @@ int publish_signatures(const struct it_publish_opts *o, const struct it_digest *
                                 return rc;
                 }
         }
-        /* Fingerprints first: a missing key fails before anything is signed. */
-        _cleanup_strv_ struct it_strv fprs = IT_STRV_INIT;
-        for (size_t k = 0; k < o->nkeys; k++) {
-                _cleanup_free_ char *f = NULL;
-                rc = it_gpg_signer_fpr(o->keys[k], &f, err);
-                if (rc)
-                        return rc;
-                it_strv_push(&fprs, f);
-        }
-        res->v = xcalloc(n * o->nkeys + 1, sizeof *res->v);
+        res->v = xcalloc(n * o->nsigners + 1, sizeof *res->v);
         int64_t now = (int64_t)time(NULL);
         for (size_t i = 0; i < n; i++) {
                 char ds[IT_DIGEST_STR_MAX];
                 digest_format(&digests[i], ds);
                 _cleanup_buf_ struct it_buf payload = IT_BUF_INIT;
                 payload_build(o->identity, ds, "imgtrust " IMGTRUST_VERSION, now, &payload);
-                for (size_t k = 0; k < o->nkeys; k++) {
+                for (size_t k = 0; k < o->nsigners; k++) {
                         _cleanup_buf_ struct it_buf sig = IT_BUF_INIT;
-                        rc = it_gpg_sign(o->keys[k], payload.data, payload.len, o->passphrase, &sig,
-                                         warnings, err);
+                        rc = it_gpg_signer_sign(o->signers[k], payload.data, payload.len, &sig,
+                                                warnings, err);
                         if (rc)
                                 return it_error_wrap(err, "signing %s", ds);
                         struct it_published *p = &res->v[res->n];
@@ -116,7 +107,7 @@ int publish_signatures(const struct it_publish_opts *o, const struct it_digest *
                         }
                         if (rc)
                                 return it_error_wrap(err, "publishing the signature of %s", ds);
-                        p->key_fpr = xstrdup(fprs.v[k]);
+                        p->key_fpr = xstrdup(it_gpg_signer_fpr(o->signers[k]));
                         res->n++;
                 }
         }
@@ -124,32 +115,27 @@ int publish_signatures(const struct it_publish_opts *o, const struct it_digest *
 }
 
 /* Verify one read-back signature with a keyring holding only its signer's public key. */
-static int verify_one(const struct it_publish_opts *o, const struct it_published *p,
+static int verify_one(struct it_gpg_keyring *kr, const struct it_published *p,
                       const struct it_sig_blob *b, const struct it_ref *ident, it_error *err)
 {
-        _cleanup_strv_ struct it_strv want = IT_STRV_INIT;
-        it_strv_push(&want, p->key_fpr);
-        _cleanup_buf_ struct it_buf keys = IT_BUF_INIT;
-        int rc = sig_export_user_keys(&want, &keys, err);
-        if (rc)
-                return rc;
-        struct it_gpg_keyring *kr = NULL;
-        rc = it_gpg_keyring_new(&kr, err);
-        if (!rc)
-                rc = it_gpg_keyring_import(kr, keys.data, keys.len, NULL, err);
         struct it_sig_verified v = {0};
-        if (!rc)
-                rc = sig_verify_blob(kr, b->data, b->len, &p->digest, &v, err);
-        it_gpg_keyring_free(kr);
+        int rc = sig_verify_blob(kr, b->data, b->len, &p->digest, &v, err);
         if (rc)
                 return rc;
-        struct it_signed_identity id = {.type = IT_IDENT_MATCH_REPO_DIGEST_OR_EXACT};
         _cleanup_free_ char *why = NULL;
-        if (!policy_identity_match(&id, ident, v.docker_reference, &why))
+        struct it_signed_identity id = {.type = IT_IDENT_MATCH_REPO_DIGEST_OR_EXACT};
+        if (strcasecmp(v.primary_fpr, p->key_fpr))
+                rc = it_error_set(err, IT_EREJECTED, "signed by %s, not by %s", v.primary_fpr,
+                                  p->key_fpr);
+        else if (!policy_identity_match(&id, ident, v.docker_reference, &why))
                 rc = it_error_set(err, IT_EREJECTED, "%s", why ? why : "identity does not match");
         sig_verified_free(&v);
-        (void)o;
         return rc;
+}
+
+static void keyring_freep(struct it_gpg_keyring **kr)
+{
+        it_gpg_keyring_free(*kr);
 }
 
 int publish_verify(const struct it_publish_opts *o, struct it_publish_result *res, it_error *err)
@@ -160,6 +146,13 @@ int publish_verify(const struct it_publish_opts *o, struct it_publish_result *re
                 return rc;
         _cleanup_ref_ struct it_ref ident = IT_REF_INIT;
         rc = ref_parse_canonical(o->identity, &ident, err);
+        /* The signers' keys from the user's keyring, only they trusted. */
+        _cleanup_strv_ struct it_strv fprs = IT_STRV_INIT;
+        for (size_t i = 0; i < o->nsigners; i++)
+                it_strv_push(&fprs, it_gpg_signer_fpr(o->signers[i]));
+        _cleanup_(keyring_freep) struct it_gpg_keyring *kr = NULL;
+        if (!rc)
+                rc = it_gpg_keyring_user(&fprs, &kr, err);
         struct it_lookaside_opts lo = {.tls_verify = o->tls_verify};
         for (size_t i = 0; i < res->n && !rc; i++) {
                 struct it_published *p = &res->v[i];
@@ -187,7 +180,7 @@ int publish_verify(const struct it_publish_opts *o, struct it_publish_result *re
                 const struct it_sig_blob *b = &l.v[p->index - 1];
                 free(p->read_url);
                 p->read_url = xstrdup(url);
-                rc = verify_one(o, p, b, &ident, err);
+                rc = verify_one(kr, p, b, &ident, err);
                 if (rc) {
                         err->code = IT_EREJECTED;
                         it_error_wrap(err, "read back %s", url);

@@ -82,6 +82,37 @@ int it_gpg_keyring_new(struct it_gpg_keyring **out, it_error *err)
         return 0;
 }
 
+static char *upper_dup(const char *s)
+{
+        char *u = xstrdup(s);
+        for (char *p = u; *p; p++)
+                *p = (char)toupper((unsigned char)*p);
+        return u;
+}
+
+int it_gpg_keyring_user(const struct it_strv *trusted, struct it_gpg_keyring **out, it_error *err)
+{
+        *out = NULL;
+        if (it_gpgme_init(err) != 0)
+                return err->code;
+        __attribute__((cleanup(keyring_freep))) struct it_gpg_keyring *kr = xcalloc(1, sizeof *kr);
+        gpgme_error_t e = gpgme_new(&kr->ctx);
+        if (e)
+                return gpg_fail(err, IT_EIO, e, "cannot start gpgme");
+        e = gpgme_set_protocol(kr->ctx, GPGME_PROTOCOL_OpenPGP);
+        if (!e)
+                e = gpgme_set_keylist_mode(kr->ctx, GPGME_KEYLIST_MODE_LOCAL);
+        if (e)
+                return gpg_fail(err, IT_EIO, e, "cannot set up gpg");
+        gpgme_set_armor(kr->ctx, 0);
+        gpgme_set_textmode(kr->ctx, 0);
+        gpgme_set_offline(kr->ctx, 1);
+        for (size_t i = 0; i < trusted->n; i++)
+                it_strv_take(&kr->trusted, upper_dup(trusted->v[i]));
+        *out = IT_STEAL(kr);
+        return 0;
+}
+
 const struct it_strv *it_gpg_keyring_trusted(const struct it_gpg_keyring *kr)
 {
         return &kr->trusted;
@@ -90,14 +121,6 @@ const struct it_strv *it_gpg_keyring_trusted(const struct it_gpg_keyring *kr)
 const char *it_gpg_keyring_home(const struct it_gpg_keyring *kr)
 {
         return kr->home;
-}
-
-static char *upper_dup(const char *s)
-{
-        char *u = xstrdup(s);
-        for (char *p = u; *p; p++)
-                *p = (char)toupper((unsigned char)*p);
-        return u;
 }
 
 int it_gpg_keyring_import(struct it_gpg_keyring *kr, const void *data, size_t len,

@@ -49,6 +49,11 @@ const struct it_strv *it_gpg_keyring_trusted(const struct it_gpg_keyring *kr);
 /* The keyring's GNUPGHOME (for diagnostics and tests). Owned by kr. */
 const char *it_gpg_keyring_home(const struct it_gpg_keyring *kr);
 
+/* A keyring over the user's own GNUPGHOME (nothing imported, nothing removed) whose trusted set
+ * is `trusted` (primary fingerprints, copied): for checking a signature just made with a key of
+ * that keyring as a consumer holding its public key would. Allocates *out. */
+int it_gpg_keyring_user(const struct it_strv *trusted, struct it_gpg_keyring **out, it_error *err);
+
 /* Release the gpgme context and remove the temporary home recursively. NULL is fine. */
 void it_gpg_keyring_free(struct it_gpg_keyring *kr);
 
@@ -88,9 +93,17 @@ int it_gpg_verify(struct it_gpg_keyring *kr, const void *blob, size_t len,
 int it_gpg_sign(const char *key_spec, const void *payload, size_t len, const char *passphrase,
                 struct it_buf *out_blob, struct it_strv *warnings, it_error *err);
 
-/* The primary fingerprint of the one usable secret key key_spec names (allocated), checked as
- * it_gpg_sign checks it: for failing early, before anything is pushed. */
-int it_gpg_signer_fpr(const char *key_spec, char **fpr, it_error *err);
+/* The same in two steps, for signing several payloads with one key: the secret key is looked
+ * up (and checked, with it_gpg_sign's errors) once, in it_gpg_signer_new, which allocates *out;
+ * the passphrase is copied. A signer is not thread-safe. */
+struct it_gpg_signer;
+int it_gpg_signer_new(const char *key_spec, const char *passphrase, struct it_gpg_signer **out,
+                      it_error *err);
+/* The primary fingerprint (uppercase hex). Owned by s. */
+const char *it_gpg_signer_fpr(const struct it_gpg_signer *s);
+int it_gpg_signer_sign(struct it_gpg_signer *s, const void *payload, size_t len,
+                       struct it_buf *out_blob, struct it_strv *warnings, it_error *err);
+void it_gpg_signer_free(struct it_gpg_signer *s);
 
 /* skopeo's --passphrase-file: the file's first line, without its '\n'. Allocates *out. */
 int it_gpg_passphrase_file(const char *path, char **out, it_error *err);

@@ -14,13 +14,14 @@
 #include "imgtrust/regd.h"
 #include "imgtrust/strv.h"
 
+struct it_gpg_signer;
+
 struct it_publish_opts {
         const struct it_regd *regd; /* where signatures go and are read from */
         const struct it_ref *dest;  /* the image's location (registries.d is looked up by it) */
         const char *identity;       /* the docker-reference signed (canonical, tag or digest) */
-        const char *const *keys;    /* key specs */
-        size_t nkeys;
-        const char *passphrase; /* or NULL (gpg-agent) */
+        struct it_gpg_signer *const *signers; /* gpg.h; borrowed */
+        size_t nsigners;
         /* http(s) lookaside: "user:password" (never the registry's) or NULL: the auth file entry
          * for the lookaside host (authfile NULL: default locations). */
         const char *lookaside_creds;
@@ -49,10 +50,10 @@ int publish_signatures(const struct it_publish_opts *o, const struct it_digest *
 
 /* Read every published signature back from the consumers' lookaside (registries.d's read
  * location for o->dest) and verify it as a consumer would: the same bytes at signature-N, the
- * OpenPGP signature by the signer's public key exported from the user's keyring into a fresh
- * keyring, the payload's digest, and its identity against o->identity
- * (matchRepoDigestOrExact). Fills each read_url. IT_EREJECTED naming the URL and the reason when
- * one fails. */
+ * OpenPGP signature by the signer's public key (in the user's keyring, with only the signer
+ * trusted, as a consumer holding that key checks it), the payload's digest, and its identity
+ * against o->identity (matchRepoDigestOrExact). Fills each read_url. IT_EREJECTED naming the URL
+ * and the reason when one fails. */
 int publish_verify(const struct it_publish_opts *o, struct it_publish_result *res, it_error *err);
 
 void publish_result_free(struct it_publish_result *res);
