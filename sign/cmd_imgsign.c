@@ -423,7 +423,8 @@ static int parse_push(int argc, char **argv, struct push_args *a)
         int c;
         optind = 1;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "+qh", lo, NULL)) != -1) {
+        /* Options may follow the arguments, as skopeo allows. */
+        while ((c = getopt_long(argc, argv, "qh", lo, NULL)) != -1) {
                 switch (c) {
                 case O_SIGN_BY:
                         it_strv_push(&a->keys, optarg);
@@ -502,7 +503,16 @@ static int parse_push(int argc, char **argv, struct push_args *a)
                                            "docker://DEST");
         if (strncmp(argv[optind + 1], "docker://", 9) != 0)
                 return usage_error("push", "the destination must be docker://REF");
-        return -1;
+        static const char *const transports[] = {"oci:", "dir:", "docker-archive:", "docker://"};
+        for (size_t i = 0; i < sizeof transports / sizeof transports[0]; i++)
+                if (!strncmp(argv[optind], transports[i], strlen(transports[i])))
+                        return -1;
+        _cleanup_free_ char *q = it_quote(argv[optind], 200);
+        fprintf(stderr,
+                "%s: %s: unknown source transport (expected oci:, dir:, docker-archive: or "
+                "docker://)\n",
+                PROG, q);
+        return IT_EXIT_INPUT;
 }
 
 /* docker://REF as a source: its registry's endpoint and a client reading it. */
@@ -607,9 +617,23 @@ static int cmd_push(int argc, char **argv)
         struct it_push_result res = {0};
         struct it_publish_result pub = {0};
         struct it_progress prog = {.out = stderr, .tty = isatty(STDERR_FILENO) != 0};
-        int rc = endpoint_resolve(dest.domain, dest.path, &a.dest, &dep, &err);
+        struct it_publish_opts pu = {.regd = &regd,
+                                     .dest = &dest,
+                                     .identity = identity,
+                                     .signers = signers,
+                                     .nsigners = keys.n,
+                                     .lookaside_creds = a.lookaside_creds,
+                                     .authfile = a.authfile,
+                                     .tls_verify = a.lookaside_tls != 0};
+        /* Where the signatures will go is settled before anything is pushed. */
+        int rc = keys.n ? publish_check(&pu, &err) : 0;
         if (rc)
                 it_error_wrap(&err, "%s", dest_spec);
+        if (!rc) {
+                rc = endpoint_resolve(dest.domain, dest.path, &a.dest, &dep, &err);
+                if (rc)
+                        it_error_wrap(&err, "%s", dest_spec);
+        }
         if (!rc) {
                 if (!strncmp(src_spec, "docker://", 9))
                         rc = open_docker_source(src_spec, &a.src, &sep, &src, &err);
@@ -645,14 +669,7 @@ static int cmd_push(int argc, char **argv)
                 if (!a.quiet)
                         print_summary(&res, dest_spec, ds);
         }
-        struct it_publish_opts pu = {.regd = &regd,
-                                     .dest = &dest,
-                                     .identity = identity,
-                                     .signers = signers,
-                                     .nsigners = keys.n,
-                                     .lookaside_creds = a.lookaside_creds,
-                                     .authfile = a.authfile,
-                                     .tls_verify = a.lookaside_tls != 0};
+        bool pushed = !rc;
         if (!rc && keys.n) {
                 size_t nd = 1 + res.ninstances;
                 _cleanup_free_ struct it_digest *ds_all = xcalloc(nd, sizeof *ds_all);
@@ -677,11 +694,16 @@ static int cmd_push(int argc, char **argv)
                                 pub.v[i].read_url);
                 }
         }
-        if (!rc && a.digestfile) {
-                _cleanup_free_ char *line = xasprintf("%s", ds);
-                rc = it_file_replace(a.digestfile, line, strlen(line), 0644, &err);
+        /* The image is in the registry even when its signatures failed: say which it is. */
+        if (pushed && a.digestfile) {
+                _cleanup_error_ it_error e2 = IT_ERROR_INIT;
+                int r2 = it_file_replace(a.digestfile, ds, strlen(ds), 0644, &e2);
+                if (r2 && !rc) {
+                        rc = r2;
+                        it_error_move(&err, &e2);
+                }
         }
-        if (!rc)
+        if (pushed)
                 printf("%s\n", ds);
         progress_free(&prog);
         for (size_t i = 0; i < keys.n; i++)

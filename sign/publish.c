@@ -50,36 +50,54 @@ static void wipe_freep(char **s)
         }
 }
 
+/* Where signatures go: the staging base, whether it is written by PUT, and the lookaside
+ * credentials for it. */
+static int staging(const struct it_publish_opts *o, char **base, bool *put, char **userpwd,
+                   it_error *err)
+{
+        *put = false;
+        *userpwd = NULL;
+        int rc = lookaside_write_base(o->regd, o->dest, base, err);
+        if (rc)
+                return rc;
+        /* Only a location configured for writing is written over HTTP; a plain http lookaside
+         * is where consumers read, and lookaside_write_append refuses it with a hint. */
+        if (is_http(*base) && o->regd) {
+                struct it_regd_choice ch = {0};
+                rc = regd_lookaside(o->regd, o->dest, IT_REGD_WRITE, &ch, err);
+                if (rc)
+                        return rc;
+                *put = ch.key && strstr(ch.key, "-staging");
+                regd_choice_free(&ch);
+        }
+        if (!*put)
+                return 0;
+        if (o->lookaside_creds) {
+                *userpwd = xstrdup(o->lookaside_creds);
+                return 0;
+        }
+        _cleanup_free_ char *host = url_host(*base);
+        return lookaside_put_creds_from_authfile(host, o->authfile, userpwd, err);
+}
+
+int publish_check(const struct it_publish_opts *o, it_error *err)
+{
+        _cleanup_free_ char *base = NULL;
+        __attribute__((cleanup(wipe_freep))) char *userpwd = NULL;
+        bool put = false;
+        return staging(o, &base, &put, &userpwd, err);
+}
+
 int publish_signatures(const struct it_publish_opts *o, const struct it_digest *digests, size_t n,
                        struct it_publish_result *res, struct it_strv *warnings, it_error *err)
 {
         memset(res, 0, sizeof *res);
         _cleanup_free_ char *base = NULL;
-        int rc = lookaside_write_base(o->regd, o->dest, &base, err);
+        __attribute__((cleanup(wipe_freep))) char *userpwd = NULL;
+        bool put = false;
+        int rc = staging(o, &base, &put, &userpwd, err);
         if (rc)
                 return rc;
-        /* Only a location configured for writing is written over HTTP; a plain http lookaside
-         * is where consumers read, and lookaside_write_append refuses it with a hint. */
-        bool put = false;
-        if (is_http(base) && o->regd) {
-                struct it_regd_choice ch = {0};
-                rc = regd_lookaside(o->regd, o->dest, IT_REGD_WRITE, &ch, err);
-                if (rc)
-                        return rc;
-                put = ch.key && strstr(ch.key, "-staging");
-                regd_choice_free(&ch);
-        }
-        __attribute__((cleanup(wipe_freep))) char *userpwd = NULL;
-        if (put) {
-                if (o->lookaside_creds) {
-                        userpwd = xstrdup(o->lookaside_creds);
-                } else {
-                        _cleanup_free_ char *host = url_host(base);
-                        rc = lookaside_put_creds_from_authfile(host, o->authfile, &userpwd, err);
-                        if (rc)
-                                return rc;
-                }
-        }
         res->v = xcalloc(n * o->nsigners + 1, sizeof *res->v);
         int64_t now = (int64_t)time(NULL);
         for (size_t i = 0; i < n; i++) {

@@ -42,6 +42,10 @@ struct it_publish_result {
         size_t n;
 };
 
+/* What publish_signatures will need, checked before anything is pushed: the staging location
+ * and, for an http(s) one, the lookaside credentials (a missing explicit auth file fails). */
+int publish_check(const struct it_publish_opts *o, it_error *err);
+
 /* Sign every digest with every key and append the signatures to the staging location; results in
  * order (digest-major). Warnings (a subkey signed) are appended to warnings (may be NULL). On
  * failure the signatures already appended stay where they are, listed in *res. */

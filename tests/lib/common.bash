@@ -271,3 +271,80 @@ subst_template() {
 	done
 	printf '%s' "$content" >"$out"
 }
+
+# ---------------------------------------------------------------------------------------------
+# OCI layouts with gzip-compressed layers (tar, then gzip -n: reproducible bytes). skopeo copies
+# compressed layers as they are, so its manifest and a push of the same layout have the same
+# digest.
+
+# _oci_gz_blob LAYOUT FILE: store FILE as a blob of LAYOUT; prints "sha256:HEX SIZE".
+_oci_gz_blob() {
+	local d s
+	d=$(sha256sum "$2" | cut -d' ' -f1)
+	s=$(stat -c %s "$2")
+	mkdir -p "$1/blobs/sha256"
+	cp "$2" "$1/blobs/sha256/$d"
+	printf 'sha256:%s %s\n' "$d" "$s"
+}
+
+# make_oci_gzip_image LAYOUT ARCH TEXT: a linux/ARCH image of two gzip layers (two files each,
+# their contents made from TEXT) and its config, stored as blobs of LAYOUT (no index.json
+# written); prints the manifest's "sha256:HEX SIZE".
+make_oci_gzip_image() {
+	local layout="$1" arch="$2" text="$3" work i l ls dfd c cs layers="" diffs=""
+	work=$(mktemp -d "${BATS_TEST_TMPDIR:-$BATS_FILE_TMPDIR}/ocigz-work.XXXXXX")
+	for i in 1 2; do
+		mkdir -p "$work/root$i/etc"
+		printf '%s, layer %s\n' "$text" "$i" >"$work/root$i/hello-$i.txt"
+		printf 'config %s of %s\n' "$i" "$arch" >"$work/root$i/etc/app-$i.conf"
+		head -c 3000 /dev/zero | tr '\0' "$i" >"$work/root$i/padding-$i"
+		tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$work/root$i" \
+			-cf "$work/layer$i.tar" "hello-$i.txt" etc "padding-$i" || return 1
+		dfd=$(sha256sum "$work/layer$i.tar" | cut -d' ' -f1)
+		gzip -n -9 -c "$work/layer$i.tar" >"$work/layer$i.tar.gz" || return 1
+		read -r l ls < <(_oci_gz_blob "$layout" "$work/layer$i.tar.gz")
+		layers="$layers${layers:+,}{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"$l\",\"size\":$ls}"
+		diffs="$diffs${diffs:+,}\"sha256:$dfd\""
+	done
+	printf '{"architecture":"%s","os":"linux","config":{"Cmd":["/hello"]},"rootfs":{"type":"layers","diff_ids":[%s]}}' \
+		"$arch" "$diffs" >"$work/config.json"
+	read -r c cs < <(_oci_gz_blob "$layout" "$work/config.json")
+	printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%s},"layers":[%s]}' \
+		"$c" "$cs" "$layers" >"$work/manifest.json"
+	_oci_gz_blob "$layout" "$work/manifest.json"
+	rm -rf "$work"
+}
+
+# make_oci_gzip_layout DIR [TAG [TEXT]]: an OCI layout at DIR holding one linux/amd64 image of
+# two gzip layers (make_oci_gzip_image), named TAG (default latest) in index.json; prints the
+# manifest digest.
+make_oci_gzip_layout() {
+	local dir="$1" tag="${2:-latest}" text="${3:-gzip image at $1}" m ms
+	mkdir -p "$dir"
+	read -r m ms < <(make_oci_gzip_image "$dir" amd64 "$text")
+	[ -n "$m" ] || fail "make_oci_gzip_layout: no manifest" || return 1
+	printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"%s"}}]}' \
+		"$m" "$ms" "$tag" >"$dir/index.json"
+	printf '{"imageLayoutVersion":"1.0.0"}' >"$dir/oci-layout"
+	printf '%s\n' "$m"
+}
+
+# make_oci_gzip_index DIR [TAG [TEXT]]: an OCI layout at DIR whose TAG (default latest) is an
+# image index of two platforms, linux/amd64 and linux/arm64/v8, each a make_oci_gzip_image;
+# prints three lines: the index digest, the amd64 manifest digest, the arm64 manifest digest.
+make_oci_gzip_index() {
+	local dir="$1" tag="${2:-latest}" text="${3:-gzip index at $1}" a as b bs i is work
+	mkdir -p "$dir"
+	read -r a as < <(make_oci_gzip_image "$dir" amd64 "amd64: $text")
+	read -r b bs < <(make_oci_gzip_image "$dir" arm64 "arm64: $text")
+	[ -n "$a" ] && [ -n "$b" ] || fail "make_oci_gzip_index: no manifests" || return 1
+	work=$(mktemp -d "${BATS_TEST_TMPDIR:-$BATS_FILE_TMPDIR}/ocigz-index.XXXXXX")
+	printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s,"platform":{"architecture":"amd64","os":"linux"}},{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s,"platform":{"architecture":"arm64","os":"linux","variant":"v8"}}]}' \
+		"$a" "$as" "$b" "$bs" >"$work/index.json"
+	read -r i is < <(_oci_gz_blob "$dir" "$work/index.json")
+	rm -rf "$work"
+	printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"%s"}}]}' \
+		"$i" "$is" "$tag" >"$dir/index.json"
+	printf '{"imageLayoutVersion":"1.0.0"}' >"$dir/oci-layout"
+	printf '%s\n%s\n%s\n' "$i" "$a" "$b"
+}
