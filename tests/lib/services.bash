@@ -17,6 +17,7 @@ services_init() {
 
 # free_port: a TCP port on 127.0.0.1 nobody listens on right now.
 free_port() {
+	command -v python3 >/dev/null || fail "python3 not installed" || return 1
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
@@ -250,4 +251,207 @@ push_test_index() {
 	b=$(jq -r '.manifests[] | select(.platform.architecture=="arm64") | .digest' "$work/served")
 	rm -rf "$work"
 	printf '%s\n%s\n%s\n' "$i" "$a" "$b"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Token authentication and fault injection, for the registry push tests. Both Python services
+# (tests/lib/token_issuer.py, tests/lib/fault_proxy.py; standard library only) bind a port the
+# kernel chooses and write it to a file once they listen, so no probe request lands in their logs.
+
+_IT_SERVICES_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# Debian's python3 when there is one (the target; a version-manager shim earlier in PATH costs
+# most of a second per start), else whatever python3 PATH has. A variable, not a function, so
+# that `$_IT_PYTHON ... &` leaves the pid of python itself in $!.
+if [ -x /usr/bin/python3 ]; then
+	_IT_PYTHON=/usr/bin/python3
+else
+	_IT_PYTHON=python3
+fi
+
+# _wait_port_file FILE PID NAME: until FILE (written by the service when it listens) exists;
+# fails early if the process died. Prints the port.
+_wait_port_file() {
+	local f="$1" pid="$2" name="$3" i
+	for ((i = 0; i < 150; i++)); do
+		if [ -s "$f" ]; then
+			cat "$f"
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	fail "$name did not start (no $f)"
+}
+
+# start_token_registry USER:PASS [--user USER:PASS ACTIONS]... [--anonymous ACTIONS]
+#     [--header kid|x5c|both] [--expires-in SECONDS]
+# Debian's docker-registry with token authentication (auth.token: realm, service, issuer,
+# rootcertbundle) and tests/lib/token_issuer.py as its realm, each on its own port. A fresh RSA
+# key and self-signed certificate (the registry's root bundle) are made in the services dir.
+# USER gets every action asked for; --user adds users limited to ACTIONS (comma list of
+# pull,push,delete or *); --anonymous grants actions without credentials (default none: the
+# issuer still answers, with an empty access list, and the registry refuses). --header names the
+# key in the JWT: kid (libtrust key ID, default), x5c (the certificate), or both.
+# Exports REGISTRY=127.0.0.1:PORT, REGISTRY_CREDS=USER:PASS, TOKEN_LOG (one line per token
+# request: "METHOD /token STATUS user=U service=S scope=... granted=..." or reason=...),
+# TOKEN_REALM (the issuer's URL), TOKEN_SERVICE, TOKEN_ISSUER_DIR (key.pem, cert.pem, logs); prints
+# REGISTRY. Like start_registry, do not call it through `run` or $(...).
+start_token_registry() {
+	local userpass="$1" dir rport tport header=kid expires=300 anonymous="" pid
+	shift
+	case "$userpass" in
+	?*:*) ;;
+	*) fail "start_token_registry: want USER:PASS as the first argument" || return 1 ;;
+	esac
+	command -v docker-registry >/dev/null || fail "docker-registry not installed" || return 1
+	command -v "$_IT_PYTHON" >/dev/null || fail "python3 not installed" || return 1
+	command -v openssl >/dev/null || fail "openssl not installed" || return 1
+	services_init
+	dir="$IT_SERVICES_DIR/token-registry.$$.$RANDOM"
+	mkdir -p "$dir/storage"
+	printf '%s\t%s\t*\n' "${userpass%%:*}" "${userpass#*:}" >"$dir/users"
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--user)
+			[ $# -ge 3 ] || fail "start_token_registry: --user USER:PASS ACTIONS" || return 1
+			printf '%s\t%s\t%s\n' "${2%%:*}" "${2#*:}" "$3" >>"$dir/users"
+			shift 3
+			;;
+		--anonymous) anonymous="$2" && shift 2 ;;
+		--header) header="$2" && shift 2 ;;
+		--expires-in) expires="$2" && shift 2 ;;
+		*) fail "start_token_registry: unknown option $1" || return 1 ;;
+		esac
+	done
+	chmod 600 "$dir/users"
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/key.pem" -out "$dir/cert.pem" \
+		-days 7 -subj /CN=imgtrust-test-token-issuer >"$dir/openssl.log" 2>&1 || {
+		cat "$dir/openssl.log" >&2
+		fail "openssl could not make the token signing key"
+		return 1
+	}
+	"$_IT_PYTHON" "$_IT_SERVICES_LIB/token_issuer.py" --key "$dir/key.pem" --cert "$dir/cert.pem" \
+		--issuer imgtrust-test-issuer --service imgtrust-test-registry --users "$dir/users" \
+		--log "$dir/token.log" --port 0 --port-file "$dir/issuer.port" --header "$header" \
+		--expires-in "$expires" --anonymous "$anonymous" \
+		>"$dir/issuer.out" 2>&1 3>&- </dev/null &
+	pid=$!
+	_service_started token-issuer "$pid"
+	tport=$(_wait_port_file "$dir/issuer.port" "$pid" token_issuer.py) || {
+		cat "$dir/issuer.out" >&2
+		return 1
+	}
+	: >"$dir/token.log"
+	rport=$(free_port) || return 1
+	cat >"$dir/config.yml" <<-CONF
+		version: 0.1
+		log:
+		  level: error
+		  accesslog:
+		    disabled: true
+		storage:
+		  filesystem:
+		    rootdirectory: $dir/storage
+		  delete:
+		    enabled: true
+		http:
+		  addr: 127.0.0.1:$rport
+		  secret: imgtrust-test-secret
+		auth:
+		  token:
+		    realm: http://127.0.0.1:$tport/token
+		    service: imgtrust-test-registry
+		    issuer: imgtrust-test-issuer
+		    rootcertbundle: $dir/cert.pem
+	CONF
+	docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 3>&- </dev/null &
+	_service_started registry "$!"
+	export REGISTRY="127.0.0.1:$rport" REGISTRY_CREDS="$userpass" TOKEN_LOG="$dir/token.log"
+	export TOKEN_REALM="http://127.0.0.1:$tport/token" TOKEN_SERVICE=imgtrust-test-registry
+	export TOKEN_ISSUER_DIR="$dir"
+	wait_http "http://$REGISTRY/v2/" || {
+		cat "$dir/registry.log" >&2
+		return 1
+	}
+	printf '%s\n' "$REGISTRY"
+}
+
+# start_fault_proxy [UPSTREAM]: tests/lib/fault_proxy.py, a streaming HTTP/1.1 reverse proxy on
+# 127.0.0.1:<free port> in front of UPSTREAM (host:port, default $REGISTRY) that injects the
+# faults fault_set gives it (none at first). Exports FAULT_REGISTRY=127.0.0.1:PORT, FAULT_LOG (one
+# line per finished request: "METHOD TARGET STATUS REQ_BYTES RESP_BYTES FAULTS [NOTE]"),
+# FAULT_STARTED (one "METHOD TARGET" line as each request begins), FAULT_RULES (the rules file)
+# and FAULT_DIR; prints FAULT_REGISTRY. Not through `run` or $(...). Targets are logged as the
+# client sent them: skopeo, for one, sends "?_state=...&digest=sha256%3AHEX".
+start_fault_proxy() {
+	local upstream="${1:-${REGISTRY:-}}" dir pid port
+	[ -n "$upstream" ] || fail "start_fault_proxy: no upstream (start a registry first)" || return 1
+	command -v "$_IT_PYTHON" >/dev/null || fail "python3 not installed" || return 1
+	services_init
+	dir="$IT_SERVICES_DIR/fault-proxy.$$.$RANDOM"
+	mkdir -p "$dir"
+	: >"$dir/rules"
+	: >"$dir/requests.log"
+	: >"$dir/started.log"
+	"$_IT_PYTHON" "$_IT_SERVICES_LIB/fault_proxy.py" --upstream "$upstream" --rules "$dir/rules" \
+		--log "$dir/requests.log" --started-log "$dir/started.log" --port 0 \
+		--port-file "$dir/port" >"$dir/proxy.out" 2>&1 3>&- </dev/null &
+	pid=$!
+	_service_started fault-proxy "$pid"
+	port=$(_wait_port_file "$dir/port" "$pid" fault_proxy.py) || {
+		cat "$dir/proxy.out" >&2
+		return 1
+	}
+	export FAULT_REGISTRY="127.0.0.1:$port" FAULT_LOG="$dir/requests.log"
+	export FAULT_STARTED="$dir/started.log" FAULT_RULES="$dir/rules" FAULT_DIR="$dir"
+	printf '%s\n' "$FAULT_REGISTRY"
+}
+
+# fault_set [RULE...]: replace the proxy's rules, one argument a line; none clears them. Counts
+# start afresh even when the same rules are set again. Rules (METHODS is * or A|B, REGEX a Python
+# regular expression matched at the start of the path, COUNT a number or *):
+#   fail STATUS COUNT METHODS REGEX       STATUS for the next COUNT matching requests, then pass
+#   status STATUS METHODS REGEX           STATUS for every matching request
+#   drop COUNT METHODS REGEX              close the connection without an answer
+#   corrupt METHODS REGEX [COUNT]         flip the middle byte of 2xx response bodies
+#   throttle METHODS REGEX BYTES_PER_SEC  send matching request bodies at most this fast
+#   cut COUNT METHODS REGEX BYTES         after BYTES of a matching request body, close both
+#                                         connections (registry: short body; client: reset)
+# A malformed rule fails here, before the proxy sees it. To kill a client mid-upload, throttle
+# and use a body well above 4 MiB: what the killed client's kernel had buffered still arrives.
+fault_set() {
+	[ -n "${FAULT_RULES:-}" ] || fail "fault_set: start_fault_proxy first" || return 1
+	local gen tmp="$FAULT_RULES.new"
+	gen=$(($(cat "$FAULT_DIR/generation" 2>/dev/null || echo 0) + 1))
+	printf '%s\n' "$gen" >"$FAULT_DIR/generation"
+	{
+		printf '# generation %s\n' "$gen"
+		if [ $# -gt 0 ]; then
+			printf '%s\n' "$@"
+		fi
+	} >"$tmp"
+	"$_IT_PYTHON" "$_IT_SERVICES_LIB/fault_proxy.py" --check "$tmp" || {
+		rm -f "$tmp"
+		return 1
+	}
+	mv -f "$tmp" "$FAULT_RULES"
+}
+
+# fault_count ERE: how many lines of $FAULT_LOG match ERE (prints 0 for none).
+fault_count() {
+	grep -cE -- "$1" "$FAULT_LOG" || true
+}
+
+# fault_wait_started ERE [SECONDS]: until a request whose "METHOD TARGET" matches ERE has begun
+# (to kill a client mid-upload, say).
+fault_wait_started() {
+	local ere="$1" limit="${2:-15}" i
+	for ((i = 0; i < limit * 10; i++)); do
+		if grep -qE -- "$ere" "$FAULT_STARTED"; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	fail "no request matching /$ere/ began within ${limit}s" "--- started:" "$(cat "$FAULT_STARTED")"
 }
