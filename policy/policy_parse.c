@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imgtrust/base64.h"
 #include "imgtrust/buf.h"
 #include "imgtrust/cleanup.h"
 #include "imgtrust/digest.h"
@@ -227,86 +228,13 @@ static int one_of(struct pctx *c, const json_t *obj, const char *const *keys, bo
                      at_most ? "at most" : "exactly", it_buf_str(&list), n, it_buf_str(&names));
 }
 
-/* ---- base64 (Go's base64.StdEncoding: '=' padding required, CR and LF skipped anywhere,
- * non-zero trailing bits tolerated as in Go's non-strict mode) ---- */
-
-static int b64_value(unsigned char ch)
-{
-        if (ch >= 'A' && ch <= 'Z')
-                return ch - 'A';
-        if (ch >= 'a' && ch <= 'z')
-                return ch - 'a' + 26;
-        if (ch >= '0' && ch <= '9')
-                return ch - '0' + 52;
-        if (ch == '+')
-                return 62;
-        if (ch == '/')
-                return 63;
-        return -1;
-}
+/* ---- base64: Go's base64.StdEncoding, as encoding/json decodes []byte ('=' padding required,
+ * CR and LF skipped anywhere, non-zero trailing bits tolerated) ---- */
 
 /* On failure returns false and the offset of the offending byte in *bad. */
 static bool b64_decode(const char *s, size_t len, struct it_key_blob *out, size_t *bad)
 {
-        _cleanup_free_ unsigned char *buf = xmalloc(len / 4 * 3 + 3);
-        size_t o = 0, i = 0;
-        unsigned q[4];
-        int j = 0;
-        bool padded = false;
-        for (; i < len; i++) {
-                unsigned char ch = (unsigned char)s[i];
-                if (ch == '\r' || ch == '\n')
-                        continue;
-                if (ch == '=') {
-                        /* "xx==" or "xxx=": nothing but line breaks may follow. */
-                        if (j < 2) {
-                                *bad = i;
-                                return false;
-                        }
-                        if (j == 2) {
-                                for (i++; i < len && (s[i] == '\r' || s[i] == '\n'); i++)
-                                        ;
-                                if (i == len || s[i] != '=') {
-                                        *bad = i;
-                                        return false;
-                                }
-                        }
-                        for (i++; i < len && (s[i] == '\r' || s[i] == '\n'); i++)
-                                ;
-                        if (i < len) {
-                                *bad = i;
-                                return false;
-                        }
-                        padded = true;
-                        break;
-                }
-                int v = b64_value(ch);
-                if (v < 0) {
-                        *bad = i;
-                        return false;
-                }
-                q[j++] = (unsigned)v;
-                if (j == 4) {
-                        unsigned w = q[0] << 18 | q[1] << 12 | q[2] << 6 | q[3];
-                        buf[o++] = (unsigned char)(w >> 16);
-                        buf[o++] = (unsigned char)(w >> 8);
-                        buf[o++] = (unsigned char)w;
-                        j = 0;
-                }
-        }
-        if (!padded && j != 0) {
-                *bad = len;
-                return false;
-        }
-        if (padded) {
-                unsigned w = q[0] << 18 | q[1] << 12 | (j == 3 ? q[2] << 6 : 0);
-                buf[o++] = (unsigned char)(w >> 16);
-                if (j == 3)
-                        buf[o++] = (unsigned char)(w >> 8);
-        }
-        out->data = IT_STEAL(buf);
-        out->len = o;
-        return true;
+        return it_base64_decode(s, len, IT_BASE64_GO, &out->data, &out->len, bad) == 0;
 }
 
 /* Decode the base64 string member at the current path into *out. */

@@ -50,6 +50,7 @@ static int64_t now_ms(void)
 
 struct fd_reader {
         int fd;
+        off_t start; /* where the blob begins in fd (docker-archive: inside the tar) */
         struct it_push_blob *b;
 };
 
@@ -66,6 +67,16 @@ static int read_fd(void *ctx, void *buf, size_t cap, size_t *got, it_error *err)
                 atomic_fetch_add(&r->b->done, (int64_t)n);
                 return 0;
         }
+}
+
+/* A failed upload starts again from the blob's first byte, in a new session. */
+static int rewind_fd(void *ctx, it_error *err)
+{
+        struct fd_reader *r = ctx;
+        if (lseek(r->fd, r->start, SEEK_SET) < 0)
+                return it_error_sys(err, IT_EIO, errno, "rewinding blob");
+        atomic_store(&r->b->done, 0);
+        return 0;
 }
 
 static void apply_settings(struct it_registry *c, const struct it_push_opts *o)
@@ -122,8 +133,10 @@ static int transfer(struct worker *w, size_t i, it_error *err)
                                     s->src->name, ds, (long long)size, (long long)sb->size);
         b->size = size;
         atomic_store(&b->state, IT_PUSH_UPLOADING);
-        struct fd_reader r = {.fd = fd, .b = b};
-        rc = registry_blob_upload(w->dest, repo, ds, size, read_fd, &r, err);
+        struct fd_reader r = {.fd = fd, .start = lseek(fd, 0, SEEK_CUR), .b = b};
+        if (r.start < 0)
+                return it_error_sys(err, IT_EIO, errno, "%s: blob %s", s->src->name, ds);
+        rc = registry_blob_upload_rewindable(w->dest, repo, ds, size, read_fd, rewind_fd, &r, err);
         if (rc)
                 return rc;
         atomic_store(&b->state, IT_PUSH_DONE);

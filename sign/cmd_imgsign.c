@@ -150,11 +150,13 @@ static const char SIGN_HELP[] =
     "  --sign-by KEY            the key (fingerprint or anything gpg accepts); required\n"
     "  --sign-identity REF      identity to sign (canonical, with tag or digest); default REF\n"
     "  --registries.d DIR       registries.d directory (default: as imgtrust)\n"
-    "  --creds USER:PASS        registry credentials\n"
-    "  --tls-verify=false       do not verify TLS; try HTTPS, then plain HTTP\n"
+    "  --creds USER:PASS        registry credentials (else the auth files)\n"
+    "  --tls-verify=false       do not verify TLS; try HTTPS, then plain HTTP (default: as\n"
+    "                           registries.conf says for the registry)\n"
     "  --passphrase-file FILE   the key's passphrase is the first line of FILE\n"
     "  --lookaside-creds USER:PASS  credentials for an http(s) lookaside-staging server\n"
-    "  --authfile FILE          where lookaside credentials are looked up otherwise\n"
+    "  --authfile FILE          registry and lookaside credentials (default: containers auth\n"
+    "                           files)\n"
     "  -h, --help               show this help\n";
 
 static int cmd_sign(int argc, char **argv)
@@ -181,6 +183,7 @@ static int cmd_sign(int argc, char **argv)
                                            {NULL, 0, NULL, 0}};
         const char *key = NULL, *ident = NULL, *regd_opt = NULL, *creds = NULL, *passfile = NULL;
         const char *lookaside_creds = NULL, *authfile = NULL;
+        int tls_flag = -1;
         bool tls_verify = true;
         int c;
         optind = 1;
@@ -206,6 +209,7 @@ static int cmd_sign(int argc, char **argv)
                                 tls_verify = false;
                         else
                                 return usage_error("sign", "--tls-verify takes true or false");
+                        tls_flag = tls_verify;
                         break;
                 case OPT_PASS:
                         passfile = optarg;
@@ -267,7 +271,13 @@ static int cmd_sign(int argc, char **argv)
         struct it_registry *client = NULL;
         _cleanup_buf_ struct it_buf manifest = IT_BUF_INIT;
         struct it_digest d;
-        int rc = registry_client_new(ref.domain, tls_verify, creds, &client, &err);
+        struct it_endpoint ep = IT_ENDPOINT_INIT;
+        struct it_endpoint_flags fl = {
+            .tls_verify = tls_flag, .creds = creds, .authfile = authfile};
+        int rc = endpoint_resolve(ref.domain, ref.path, &fl, &ep, &err);
+        if (rc == 0)
+                rc = endpoint_client(&ep, &client, &err);
+        endpoint_free(&ep);
         if (rc == 0)
                 rc = registry_get_manifest(client, ref.path, ref.digest ? ref.digest : ref.tag,
                                            NULL, &manifest, NULL, &d, &err);

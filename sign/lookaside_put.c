@@ -12,9 +12,11 @@
 #include <strings.h>
 #include <time.h>
 
+#include "imgtrust/authfile.h"
 #include "imgtrust/buf.h"
 #include "imgtrust/cleanup.h"
 #include "imgtrust/fs.h"
+#include "imgtrust/http.h"
 #include "imgtrust/json.h"
 #include "imgtrust/lookaside.h"
 #include "imgtrust/regd.h"
@@ -31,142 +33,40 @@ static bool has_scheme(const char *url, const char *scheme)
         return !strncasecmp(url, scheme, n) && url[n] == ':';
 }
 
-static void curl_slist_freep(struct curl_slist **l)
-{
-        curl_slist_free_all(*l);
-}
-
 static void curl_easy_cleanupp(CURL **h)
 {
         if (*h)
                 curl_easy_cleanup(*h);
 }
 
-struct reply {
-        long status;
-        struct it_buf body;
-        size_t max;
-        bool too_large;
-        char *location;
-};
-
-static void reply_free(struct reply *r)
-{
-        it_buf_free(&r->body);
-        free(r->location);
-        r->location = NULL;
-}
-
-static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
-{
-        struct reply *r = ud;
-        size_t n = size * nmemb;
-        if (r->body.len + n > r->max) {
-                r->too_large = true;
-                return 0;
-        }
-        it_buf_add(&r->body, p, n);
-        return n;
-}
-
-static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
-{
-        struct reply *r = ud;
-        size_t n = size * nmemb;
-        static const char loc[] = "location:";
-        if (n > sizeof loc - 1 && !strncasecmp(p, loc, sizeof loc - 1)) {
-                const char *v = p + sizeof loc - 1;
-                size_t vn = n - (sizeof loc - 1);
-                while (vn && (*v == ' ' || *v == '\t')) {
-                        v++;
-                        vn--;
-                }
-                while (vn && (v[vn - 1] == '\r' || v[vn - 1] == '\n' || v[vn - 1] == ' '))
-                        vn--;
-                free(r->location);
-                r->location = xstrndup(v, vn);
-        }
-        return n;
-}
-
-/* Go's ProxyFromEnvironment never proxies loopback; libcurl would. */
-static char *noproxy_list(void)
-{
-        const char *env = getenv("no_proxy");
-        if (!env || !*env)
-                env = getenv("NO_PROXY");
-        if (env && !strcmp(env, "*"))
-                return xstrdup("*");
-        return xasprintf("%s%slocalhost,127.0.0.1,::1", env && *env ? env : "",
-                         env && *env ? "," : "");
-}
-
 /* One request on h without following redirects, so credentials reach the base URL's host only.
  * method "HEAD", "GET" or "PUT" (with blob). Any status is a success here. */
 static int request(CURL *h, const char *method, const char *url, const void *blob, size_t len,
-                   const struct it_lookaside_put_opts *opts, struct reply *r, it_error *err)
+                   const struct it_lookaside_put_opts *opts, struct it_http_resp *r, it_error *err)
 {
-        curl_easy_reset(h);
-        _cleanup_(curl_slist_freep) struct curl_slist *hdrs = NULL;
-        _cleanup_free_ char *noproxy = noproxy_list();
-        char errbuf[CURL_ERROR_SIZE] = "";
-        r->status = 0;
-        r->too_large = false;
-        it_buf_free(&r->body);
-        free(r->location);
-        r->location = NULL;
-        r->max = IT_LOOKASIDE_SIG_MAX;
-
-        curl_easy_setopt(h, CURLOPT_URL, url);
-        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 30L);
-        curl_easy_setopt(h, CURLOPT_NOPROXY, noproxy);
-        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-        curl_easy_setopt(h, CURLOPT_USERAGENT, "imgtrust");
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, opts->tls_verify ? 1L : 0L);
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, opts->tls_verify ? 2L : 0L);
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
-        if (!strcmp(method, "HEAD")) {
-                curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-        } else if (!strcmp(method, "PUT")) {
-                curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
-                curl_easy_setopt(h, CURLOPT_POSTFIELDS, blob);
-                curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-                hdrs = curl_slist_append(hdrs, "If-None-Match: *");
-                hdrs = curl_slist_append(hdrs, "Content-Type: application/octet-stream");
-                /* No 100-continue round trip: the body is small. */
-                hdrs = curl_slist_append(hdrs, "Expect:");
-                curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-        }
-        if (opts->userpwd) {
-                curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-                curl_easy_setopt(h, CURLOPT_USERPWD, opts->userpwd);
-        }
-        CURLcode cc = curl_easy_perform(h);
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-        curl_easy_reset(h); /* drop pointers into this frame */
-        if (r->too_large)
-                return it_error_set(err, IT_EIO, "%s %s: response larger than %u bytes", method,
-                                    url, IT_LOOKASIDE_SIG_MAX);
-        if (cc != CURLE_OK) {
-                for (char *c = errbuf; *c; c++)
-                        if ((unsigned char)*c < 0x20)
-                                *c = ' ';
-                return it_error_set(err, IT_EIO, "%s %s: %s", method, url,
-                                    *errbuf ? errbuf : curl_easy_strerror(cc));
-        }
-        return 0;
+        static const char *const put_headers[] = {
+            "If-None-Match: *",
+            "Content-Type: application/octet-stream",
+            NULL,
+        };
+        struct it_tls_config tls = {.verify = opts->tls_verify};
+        struct it_http_req q = {
+            .method = method,
+            .url = url,
+            .headers = strcmp(method, "PUT") ? NULL : put_headers,
+            .userpwd = opts->userpwd,
+            .tls = &tls,
+            .body = blob,
+            .body_len = len,
+            .max = IT_LOOKASIDE_SIG_MAX,
+            .max_is_error = true,
+            .curl = h,
+        };
+        return it_http_perform(&q, r, err);
 }
 
 /* Any status the caller did not expect: a redirect names its target, 401/403 the credentials. */
-static int status_error(const char *method, const char *url, const struct reply *r,
+static int status_error(const char *method, const char *url, const struct it_http_resp *r,
                         const struct it_lookaside_put_opts *opts, it_error *err)
 {
         if (r->status >= 300 && r->status < 400) {
@@ -203,7 +103,8 @@ static void sleep_ms(int64_t ms)
 
 /* GET url and compare with blob: 1 same, 0 other bytes (another writer's PUT landed). */
 static int read_back(CURL *h, const char *url, const void *blob, size_t len,
-                     const struct it_lookaside_put_opts *opts, struct reply *r, it_error *err)
+                     const struct it_lookaside_put_opts *opts, struct it_http_resp *r,
+                     it_error *err)
 {
         int rc = request(h, "GET", url, NULL, 0, opts, r, err);
         if (rc)
@@ -259,7 +160,7 @@ int lookaside_put_append(const char *base_url, const char *repo_path, const char
         _cleanup_(curl_easy_cleanupp) CURL *h = curl_easy_init();
         if (!h)
                 return it_error_set(err, IT_EIO, "PUT %s: cannot initialise libcurl", first);
-        struct reply r = {0};
+        struct it_http_resp r = IT_HTTP_RESP_INIT;
         for (unsigned n = 1; n <= IT_LOOKASIDE_MAX_SIGS; n++) {
                 _cleanup_free_ char *url = NULL;
                 rc = regd_signature_url(base_url, repo_path, digest, n, &url, err);
@@ -313,158 +214,22 @@ int lookaside_put_append(const char *base_url, const char *repo_path, const char
                           "%s: already %d signatures; no reader accepts more (spec 4.2)", first,
                           IT_LOOKASIDE_MAX_SIGS);
 out:
-        reply_free(&r);
+        http_resp_free(&r);
         return rc;
 }
 
 /* ---- auth file ---- */
 
-static int b64_value(unsigned char ch)
-{
-        if (ch >= 'A' && ch <= 'Z')
-                return ch - 'A';
-        if (ch >= 'a' && ch <= 'z')
-                return ch - 'a' + 26;
-        if (ch >= '0' && ch <= '9')
-                return ch - '0' + 52;
-        if (ch == '+')
-                return 62;
-        if (ch == '/')
-                return 63;
-        return -1;
-}
-
-/* Standard base64 with '=' padding (Go's base64.StdEncoding, without its CR/LF skipping).
- * Allocated, NUL-terminated; NULL when invalid. */
-static char *b64_decode(const char *s, size_t n, size_t *out_len)
-{
-        if (n % 4)
-                return NULL;
-        char *out = xmalloc(n / 4 * 3 + 1);
-        size_t o = 0;
-        for (size_t i = 0; i < n; i += 4) {
-                int v[4];
-                int pad = 0;
-                for (int k = 0; k < 4; k++) {
-                        unsigned char ch = (unsigned char)s[i + k];
-                        if (ch == '=' && i + 4 == n && k >= 2) {
-                                v[k] = 0;
-                                pad++;
-                                continue;
-                        }
-                        if (pad) /* data after '=' */
-                                goto bad;
-                        v[k] = b64_value(ch);
-                        if (v[k] < 0)
-                                goto bad;
-                }
-                unsigned x = (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 |
-                             (unsigned)v[3];
-                /* Non-canonical trailing bits are refused, as Go does in strict mode. */
-                if ((pad == 1 && (x & 0xff)) || (pad == 2 && (x & 0xffff)))
-                        goto bad;
-                out[o++] = (char)(x >> 16);
-                if (pad < 2)
-                        out[o++] = (char)(x >> 8 & 0xff);
-                if (pad < 1)
-                        out[o++] = (char)(x & 0xff);
-        }
-        out[o] = '\0';
-        *out_len = o;
-        return out;
-bad:
-        free(out);
-        return NULL;
-}
-
-/* The host part of an auths key: without an http(s):// prefix and anything from the first '/'. */
-static char *key_host(const char *key)
-{
-        if (!strncasecmp(key, "https://", 8))
-                key += 8;
-        else if (!strncasecmp(key, "http://", 7))
-                key += 7;
-        return xstrndup(key, strcspn(key, "/"));
-}
+/* The lookaside's own credentials keep their stricter reading: canonical base64 only, an auth
+ * that is not "user:password" is an error, credential helpers are not consulted. */
+#define LOOKASIDE_AUTH_FLAGS                                                                       \
+        (IT_AUTHFILE_STRICT_BASE64 | IT_AUTHFILE_REQUIRE_COLON | IT_AUTHFILE_IGNORE_HELPERS)
 
 int lookaside_put_creds_parse(const char *data, size_t len, const char *what, const char *host,
                               char **userpwd, it_error *err)
 {
-        *userpwd = NULL;
-        _cleanup_json_ json_t *root = NULL;
-        int rc = it_json_parse(data, len, IT_AUTHFILE_MAX, what, &root, err);
-        if (rc)
-                return rc;
-        if (!json_is_object(root))
-                return it_error_set(err, IT_EINPUT, "%s: top level is not an object", what);
-        json_t *auths = json_object_get(root, "auths");
-        if (!auths)
-                return 0;
-        if (!json_is_object(auths))
-                return it_error_set(err, IT_EINPUT, "%s: .auths is not an object", what);
-        /* An exact key wins over one that matches after normalisation. */
-        const char *found = NULL;
-        const char *key;
-        json_t *entry;
-        json_object_foreach(auths, key, entry)
-        {
-                if (!strcmp(key, host)) {
-                        found = key;
-                        break;
-                }
-                _cleanup_free_ char *kh = key_host(key);
-                if (!found && !strcmp(kh, host))
-                        found = key;
-        }
-        if (!found)
-                return 0;
-        _cleanup_buf_ struct it_buf path = IT_BUF_INIT;
-        it_buf_adds(&path, ".auths");
-        it_json_path_key(&path, found);
-        entry = json_object_get(auths, found);
-        if (!json_is_object(entry))
-                return it_error_set(err, IT_EINPUT, "%s: %s is not an object", what,
-                                    it_buf_str(&path));
-        json_t *auth = json_object_get(entry, "auth");
-        if (!auth)
-                return 0; /* e.g. only an identitytoken: nothing for Basic authentication */
-        if (!json_is_string(auth))
-                return it_error_set(err, IT_EINPUT, "%s: %s.auth is not a string", what,
-                                    it_buf_str(&path));
-        if (json_string_length(auth) == 0)
-                return 0;
-        size_t dlen = 0;
-        _cleanup_free_ char *dec =
-            b64_decode(json_string_value(auth), json_string_length(auth), &dlen);
-        if (!dec)
-                return it_error_set(err, IT_EINPUT,
-                                    "%s: %s.auth is not valid base64 (standard, with \"=\" "
-                                    "padding)",
-                                    what, it_buf_str(&path));
-        if (memchr(dec, '\0', dlen) || !strchr(dec, ':'))
-                return it_error_set(err, IT_EINPUT,
-                                    "%s: %s.auth does not decode to \"user:password\"", what,
-                                    it_buf_str(&path));
-        *userpwd = dec;
-        dec = NULL;
-        return 0;
-}
-
-/* 0 with *userpwd set or NULL; a missing file is skipped unless `must_exist`. */
-static int creds_from_file(const char *path, const char *host, bool must_exist, char **userpwd,
-                           it_error *err)
-{
-        _cleanup_free_ char *data = NULL;
-        size_t len = 0;
-        _cleanup_error_ it_error rerr = IT_ERROR_INIT;
-        int rc = it_file_read(path, IT_AUTHFILE_MAX, &data, &len, &rerr);
-        if (rc) {
-                if (!must_exist && rc == IT_EIO && rerr.sys_errno == ENOENT)
-                        return 0;
-                it_error_move(err, &rerr);
-                return rc;
-        }
-        return lookaside_put_creds_parse(data, len, path, host, userpwd, err);
+        return authfile_parse_flags(data, len, what, host, NULL, LOOKASIDE_AUTH_FLAGS, userpwd,
+                                    err);
 }
 
 int lookaside_put_creds_from_authfile(const char *host, const char *authfile, char **userpwd,
@@ -473,19 +238,23 @@ int lookaside_put_creds_from_authfile(const char *host, const char *authfile, ch
         *userpwd = NULL;
         if (!host || !*host)
                 return it_error_set(err, IT_EINPUT, "lookaside credentials: empty host");
-        if (authfile)
-                return creds_from_file(authfile, host, true, userpwd, err);
-        const char *xdg = getenv("XDG_RUNTIME_DIR");
-        if (xdg && *xdg) {
-                _cleanup_free_ char *p = xasprintf("%s/containers/auth.json", xdg);
-                int rc = creds_from_file(p, host, false, userpwd, err);
-                if (rc || *userpwd)
-                        return rc;
+        struct it_authfile_sources src = IT_AUTHFILE_SOURCES_INIT;
+        if (authfile) {
+                authfile_sources_add(&src, authfile, false, true);
+        } else {
+                const char *xdg = getenv("XDG_RUNTIME_DIR");
+                if (xdg && *xdg) {
+                        _cleanup_free_ char *p = xasprintf("%s/containers/auth.json", xdg);
+                        authfile_sources_add(&src, p, false, false);
+                }
+                const char *home = getenv("HOME");
+                if (home && *home) {
+                        _cleanup_free_ char *p = xasprintf("%s/.docker/config.json", home);
+                        authfile_sources_add(&src, p, false, false);
+                }
         }
-        const char *home = getenv("HOME");
-        if (home && *home) {
-                _cleanup_free_ char *p = xasprintf("%s/.docker/config.json", home);
-                return creds_from_file(p, host, false, userpwd, err);
-        }
-        return 0;
+        int rc =
+            authfile_lookup_sources(&src, host, NULL, LOOKASIDE_AUTH_FLAGS, userpwd, NULL, err);
+        authfile_sources_free(&src);
+        return rc;
 }

@@ -7,6 +7,7 @@
 #include "imgtrust/buf.h"
 #include "imgtrust/cleanup.h"
 #include "imgtrust/cli.h"
+#include "imgtrust/endpoint.h"
 #include "imgtrust/envelope.h"
 #include "imgtrust/fs.h"
 #include "imgtrust/gpg.h"
@@ -192,6 +193,8 @@ struct verify_opts {
         const char *regd;
         const char *manifest;
         const char *creds;
+        const char *authfile;
+        int tls_flag; /* -1 not given (registries.conf decides), 0 false, 1 true */
         bool tls_verify;
         bool json;
 };
@@ -219,8 +222,14 @@ static int fetch_manifest(const struct verify_opts *o, const struct it_ref *ref,
                 it_buf_add(body, data, len);
                 return 0;
         }
+        struct it_endpoint ep = IT_ENDPOINT_INIT;
+        struct it_endpoint_flags fl = {
+            .tls_verify = o->tls_flag, .creds = o->creds, .authfile = o->authfile};
         struct it_registry *c = NULL;
-        int rc = registry_client_new(ref->domain, o->tls_verify, o->creds, &c, err);
+        int rc = endpoint_resolve(ref->domain, ref->path, &fl, &ep, err);
+        if (rc == 0)
+                rc = endpoint_client(&ep, &c, err);
+        endpoint_free(&ep);
         if (rc != 0)
                 return rc;
         _cleanup_free_ char *mt = NULL;
@@ -312,16 +321,17 @@ static int verify_one(const struct verify_opts *o, struct it_sig_cache *cache,
 
 static int cmd_policy(int argc, char **argv)
 {
-        enum { OPT_POLICY = 1000, OPT_REGD, OPT_MANIFEST, OPT_CREDS, OPT_TLS, OPT_JSON };
+        enum { OPT_POLICY = 1000, OPT_REGD, OPT_MANIFEST, OPT_CREDS, OPT_TLS, OPT_JSON, OPT_AUTH };
         static const struct option lo[] = {{"policy", required_argument, NULL, OPT_POLICY},
                                            {"registries.d", required_argument, NULL, OPT_REGD},
                                            {"manifest", required_argument, NULL, OPT_MANIFEST},
                                            {"creds", required_argument, NULL, OPT_CREDS},
+                                           {"authfile", required_argument, NULL, OPT_AUTH},
                                            {"tls-verify", optional_argument, NULL, OPT_TLS},
                                            {"json", no_argument, NULL, OPT_JSON},
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
-        struct verify_opts o = {.tls_verify = true};
+        struct verify_opts o = {.tls_verify = true, .tls_flag = -1};
         int c;
         optind = 1;
         opterr = 0;
@@ -346,6 +356,10 @@ static int cmd_policy(int argc, char **argv)
                                 o.tls_verify = false;
                         else
                                 return policy_usage("--tls-verify takes true or false");
+                        o.tls_flag = o.tls_verify;
+                        break;
+                case OPT_AUTH:
+                        o.authfile = optarg;
                         break;
                 case OPT_JSON:
                         o.json = true;

@@ -1,22 +1,18 @@
 /* A minimal Docker Registry HTTP API v2 client (libcurl): manifests by tag or digest, anonymous,
- * Basic or Bearer-token authentication, TLS verification or skopeo's insecure fallback to plain
- * HTTP. Also the bounded HTTP GET that the lookaside reader shares. */
+ * Basic or Bearer-token authentication, TLS verification with extra CA files and a client
+ * certificate, or skopeo's insecure fallback to plain HTTP. Also the bounded HTTP GET that the
+ * lookaside reader shares (both on imgtrust/http.h). */
 #ifndef IMGTRUST_REGISTRY_H
 #define IMGTRUST_REGISTRY_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "imgtrust/buf.h"
 #include "imgtrust/digest.h"
 #include "imgtrust/error.h"
-
-/* Seconds to establish a connection; a transfer slower than 1 byte/s for IT_HTTP_LOW_SPEED_TIME
- * seconds is abandoned. */
-#define IT_HTTP_CONNECT_TIMEOUT 10
-#define IT_HTTP_LOW_SPEED_TIME 30
-/* A registry's JSON error body, read for its first code/message only. */
-#define IT_HTTP_ERROR_BODY_MAX (64u << 10)
+#include "imgtrust/http.h"
 
 struct it_http_opts {
         bool tls_verify;
@@ -24,26 +20,13 @@ struct it_http_opts {
         const char *userpwd;        /* "user:password" for Basic authentication, or NULL */
         void *curl; /* a CURL * easy handle to reuse (reset first, connections kept), or NULL for
                        a handle of this request only */
+        const struct it_tls_config *tls; /* when not NULL, used instead of tls_verify */
 };
-
-struct it_http_resp {
-        long status;        /* 0 when no response came */
-        struct it_buf body; /* at most `max` bytes */
-        char *content_type; /* of the final response, parameters kept; owned or NULL */
-        char *www_auth;     /* WWW-Authenticate of the final response; owned or NULL */
-};
-
-#define IT_HTTP_RESP_INIT                                                                          \
-        {                                                                                          \
-                0                                                                                  \
-        }
-
-void http_resp_free(struct it_http_resp *r);
 
 /* GET url (with opts->curl or a handle of its own): http/https only (redirects too, at most 10),
- * proxies from the environment except for loopback hosts, the timeouts above. Any HTTP status is a
- * success here (resp->status says which); a transport failure is IT_EIO "GET URL: reason". A body
- * of more than max bytes is IT_EIO "GET URL: response larger than MAX bytes". */
+ * proxies from the environment except for loopback hosts, the timeouts of http.h. Any HTTP status
+ * is a success here (resp->status says which); a transport failure is IT_EIO "GET URL: reason". A
+ * body of more than max bytes is IT_EIO "GET URL: response larger than MAX bytes". */
 int http_get(const char *url, const struct it_http_opts *opts, size_t max,
              struct it_http_resp *resp, it_error *err);
 
@@ -62,11 +45,28 @@ char *registry_challenge_param(const char *params, const char *name);
 
 struct it_registry;
 
+/* How to reach a registry; registry_client_new_opts copies everything. */
+struct it_registry_opts {
+        /* false: the certificate is not checked and plain HTTP is tried when HTTPS cannot be
+         * reached, as skopeo does for an insecure registry. */
+        bool tls_verify;
+        const char *creds; /* "USER:PASS", or NULL for anonymous access; never printed */
+        /* PEM files of extra CA certificates, NULL-terminated (may be NULL): added to the
+         * system pool for every request of the client (it_tls_config). */
+        const char *const *ca_files;
+        const char *client_cert; /* PEM client certificate for TLS, or NULL */
+        const char *client_key;  /* its PEM key, or NULL when client_cert holds it */
+};
+
 /* A client for one registry host ("host[:port]"), with one libcurl easy handle so connections
- * are reused across its requests (not thread-safe: one thread per client). creds is "USER:PASS" or
- * NULL for anonymous access (copied). tls_verify false: the certificate is not checked and plain
- * HTTP is tried when HTTPS cannot be reached, as skopeo does for an insecure registry. Allocates
- * *out. IT_EINPUT for creds without ':' or an empty host. */
+ * are reused across its requests (not thread-safe: one thread per client). Allocates *out.
+ * IT_EINPUT for creds without ':' or without a user, an empty host, or a client key without a
+ * client certificate. The ping, the token request and manifest GET/HEAD are retried as
+ * registry_write.h says; a Bearer token the registry stops accepting (401 in the middle of a
+ * session) is fetched again once and the request repeated. */
+int registry_client_new_opts(const char *host, const struct it_registry_opts *opts,
+                             struct it_registry **out, it_error *err);
+/* registry_client_new_opts with only tls_verify and creds. */
 int registry_client_new(const char *host, bool tls_verify, const char *creds,
                         struct it_registry **out, it_error *err);
 void registry_client_free(struct it_registry *c);
@@ -81,6 +81,16 @@ void registry_client_free(struct it_registry *c);
 int registry_get_manifest(struct it_registry *c, const char *repo, const char *ref,
                           const char *const *accept, struct it_buf *body, char **media_type,
                           struct it_digest *digest, it_error *err);
+
+/* HEAD /v2/<repo>/manifests/<ref> with Accept (accept NULL: it_manifest_accept_default).
+ * 404 clears *exists and returns 0. Otherwise *exists is set, *digest is the registry's
+ * Docker-Content-Digest (a digest ref: that digest, and a Docker-Content-Digest that differs is
+ * IT_EIO), *media_type (may be NULL to not ask) the Content-Type without parameters (allocated,
+ * "" when none), *size (may be NULL) the Content-Length or -1. A tag answered without a usable
+ * Docker-Content-Digest is IT_EIO. */
+int registry_manifest_head(struct it_registry *c, const char *repo, const char *ref,
+                           const char *const *accept, bool *exists, struct it_digest *digest,
+                           char **media_type, int64_t *size, it_error *err);
 
 /* "https" or "http": the scheme the client settled on (after its first request), or NULL. */
 const char *registry_client_scheme(const struct it_registry *c);

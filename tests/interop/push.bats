@@ -32,8 +32,6 @@
 #   unknown source transport                        exit 2, names it
 #   --sign-by a key not in the keyring              exit 2, nothing pushed
 #   oci: layout with a corrupted layer blob         exit 2, names the blob; nothing tagged/signed
-#
-# Tests marked KNOWN BUG fail until imgsign push is fixed.
 
 load ../lib/common
 load ../lib/services
@@ -506,10 +504,6 @@ podman_pull() {
 # ---------------------------------------------------------------------------------------------
 # Registry authentication
 
-# KNOWN BUG (imgsign push, registry/upload.c status_error): a 401 on the first write-side
-# request (HEAD of a blob) is reported as "HEAD http://REGISTRY/v2/.../blobs/sha256:...: HTTP 401
-# Unauthorized (check the credentials)", not "authentication failed for REGISTRY" as the read
-# side (registry/client.c) and `imgsign sign` say. Fails until push words it that way.
 @test "Basic auth: --creds works; a wrong password: exit 3, one line saying authentication failed, password never shown" {
 	pw='Pa55-w0rd-push-only'
 	bad='wr0ng-pw-push-only'
@@ -532,8 +526,6 @@ podman_pull() {
 	assert_contains "$stderr" "authentication failed for $R2" stderr
 }
 
-# KNOWN BUG (as above): without credentials the message is "... HTTP 401 Unauthorized (check the
-# credentials)", not "authentication required for REGISTRY ...; give --creds USER:PASSWORD".
 @test "Basic auth: no credentials: exit 3, one line saying credentials are required" {
 	start_second_registry --htpasswd 'alice:Pa55-w0rd-push-only'
 	ipush --registries.d "$EMPTY_RD" --dest-tls-verify=false "oci:$OCI:v1" \
@@ -674,11 +666,6 @@ podman_pull() {
 	assert_contains "$stderr" "Source image rejected: Invalid GPG signature" "skopeo stderr"
 }
 
-# KNOWN BUG (imgsign push, sign/publish.c publish_signatures via
-# lookaside_put_creds_from_authfile): an --authfile that does not exist fails the push with exit
-# 3 ("FILE: No such file or directory") after the image was pushed, unsigned. containers/image
-# (skopeo, podman) reads a missing auth file as one without credentials; and a configuration
-# error should not surface only after the push.
 @test "--sign-by, http:// staging, --authfile that does not exist: refused before anything is pushed, as podman" {
 	rd="$T/registries.d"
 	mkdir -p "$rd"

@@ -189,7 +189,7 @@ static void test_authfile_search(void **state)
         free(up);
         up = NULL;
         _cleanup_free_ char *missing = xasprintf("%s/nope.json", tmpl);
-        assert_int_equal(lookaside_put_creds_from_authfile("h:1", missing, &up, &err), IT_EIO);
+        assert_int_equal(lookaside_put_creds_from_authfile("h:1", missing, &up, &err), IT_EINPUT);
         assert_null(up);
         _cleanup_free_ char *m2 = it_error_format(&err);
         assert_non_null(strstr(m2, missing));
