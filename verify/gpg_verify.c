@@ -55,22 +55,15 @@ static void keyring_freep(struct it_gpg_keyring **kr)
         it_gpg_keyring_free(*kr);
 }
 
-int it_gpg_keyring_new(struct it_gpg_keyring **out, it_error *err)
+/* A keyring's gpgme context: home NULL is the user's own GNUPGHOME. */
+static int keyring_ctx(struct it_gpg_keyring *kr, const char *home, it_error *err)
 {
-        *out = NULL;
-        if (it_gpgme_init(err) != 0)
-                return err->code;
-        gpgme_error_t e;
-        __attribute__((cleanup(keyring_freep))) struct it_gpg_keyring *kr = xcalloc(1, sizeof *kr);
-        int rc = it_gpg_home_new(&kr->home, err);
-        if (rc)
-                return rc;
-        e = gpgme_new(&kr->ctx);
+        gpgme_error_t e = gpgme_new(&kr->ctx);
         if (e)
                 return gpg_fail(err, IT_EIO, e, "cannot start gpgme");
         e = gpgme_set_protocol(kr->ctx, GPGME_PROTOCOL_OpenPGP);
-        if (!e)
-                e = gpgme_ctx_set_engine_info(kr->ctx, GPGME_PROTOCOL_OpenPGP, NULL, kr->home);
+        if (!e && home)
+                e = gpgme_ctx_set_engine_info(kr->ctx, GPGME_PROTOCOL_OpenPGP, NULL, home);
         if (!e)
                 e = gpgme_set_keylist_mode(kr->ctx, GPGME_KEYLIST_MODE_LOCAL);
         if (e)
@@ -78,6 +71,20 @@ int it_gpg_keyring_new(struct it_gpg_keyring **out, it_error *err)
         gpgme_set_armor(kr->ctx, 0);
         gpgme_set_textmode(kr->ctx, 0);
         gpgme_set_offline(kr->ctx, 1);
+        return 0;
+}
+
+int it_gpg_keyring_new(struct it_gpg_keyring **out, it_error *err)
+{
+        *out = NULL;
+        if (it_gpgme_init(err) != 0)
+                return err->code;
+        __attribute__((cleanup(keyring_freep))) struct it_gpg_keyring *kr = xcalloc(1, sizeof *kr);
+        int rc = it_gpg_home_new(&kr->home, err);
+        if (!rc)
+                rc = keyring_ctx(kr, kr->home, err);
+        if (rc)
+                return rc;
         *out = IT_STEAL(kr);
         return 0;
 }
@@ -96,17 +103,9 @@ int it_gpg_keyring_user(const struct it_strv *trusted, struct it_gpg_keyring **o
         if (it_gpgme_init(err) != 0)
                 return err->code;
         __attribute__((cleanup(keyring_freep))) struct it_gpg_keyring *kr = xcalloc(1, sizeof *kr);
-        gpgme_error_t e = gpgme_new(&kr->ctx);
-        if (e)
-                return gpg_fail(err, IT_EIO, e, "cannot start gpgme");
-        e = gpgme_set_protocol(kr->ctx, GPGME_PROTOCOL_OpenPGP);
-        if (!e)
-                e = gpgme_set_keylist_mode(kr->ctx, GPGME_KEYLIST_MODE_LOCAL);
-        if (e)
-                return gpg_fail(err, IT_EIO, e, "cannot set up gpg");
-        gpgme_set_armor(kr->ctx, 0);
-        gpgme_set_textmode(kr->ctx, 0);
-        gpgme_set_offline(kr->ctx, 1);
+        int rc = keyring_ctx(kr, NULL, err);
+        if (rc)
+                return rc;
         for (size_t i = 0; i < trusted->n; i++)
                 it_strv_take(&kr->trusted, upper_dup(trusted->v[i]));
         *out = IT_STEAL(kr);
