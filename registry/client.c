@@ -252,6 +252,26 @@ static int ping(struct it_registry *c, it_error *err)
         return it_error_wrap(err, "pinging registry %s", c->host);
 }
 
+int registry_client_ping(struct it_registry *c, it_error *err)
+{
+        return c->scheme ? 0 : ping(c, err);
+}
+
+void registry_client_adopt(struct it_registry *c, const struct it_registry *from)
+{
+        if (!from->scheme || c->scheme || strcmp(c->host, from->host) ||
+            c->tls.verify != from->tls.verify)
+                return;
+        c->scheme = from->scheme;
+        c->auth = from->auth;
+        c->realm = from->realm ? xstrdup(from->realm) : NULL;
+        c->service = from->service ? xstrdup(from->service) : NULL;
+        if (from->token && from->token_scope) {
+                c->token = xstrdup(from->token);
+                c->token_scope = xstrdup(from->token_scope);
+        }
+}
+
 int registry_auth_error(const struct it_registry *c, const char *method, const char *url,
                         it_error *err)
 {

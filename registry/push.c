@@ -198,7 +198,7 @@ static int new_client(const struct it_endpoint *ep, const struct it_push_opts *o
 }
 
 /* The blobs, in parallel. */
-static int push_blobs(struct it_source *src, const struct it_push_opts *o,
+static int push_blobs(struct it_source *src, const struct it_push_opts *o, struct it_registry *c0,
                       struct it_push_result *res, it_error *err)
 {
         struct shared s = {.src = src, .o = o, .rc = 0};
@@ -232,6 +232,8 @@ static int push_blobs(struct it_source *src, const struct it_push_opts *o,
         for (size_t i = 0; i < nw && !rc; i++) {
                 ws[i].s = &s;
                 rc = new_client(o->dest, o, &ws[i].dest, err);
+                if (!rc)
+                        registry_client_adopt(ws[i].dest, c0);
                 if (!rc && src->kind == IT_SOURCE_DOCKER)
                         rc = new_client(o->src_ep, o, &ws[i].src, err);
         }
@@ -303,13 +305,21 @@ int push_image(struct it_source *src, const struct it_push_opts *o, struct it_pu
         memset(res, 0, sizeof *res);
         if (!src->media_type)
                 return it_error_set(err, IT_EINPUT, "%s: manifest of unknown type", src->name);
-        int rc = push_blobs(src, o, res, err);
-        if (rc)
-                return rc;
+        /* One ping and one push token, shared by every worker's client. */
         struct it_registry *c = NULL;
-        rc = new_client(o->dest, o, &c, err);
+        int rc = new_client(o->dest, o, &c, err);
         if (rc)
                 return rc;
+        _cleanup_free_ char *scope = xasprintf("repository:%s:pull,push", o->repo);
+        struct registry_conn cn;
+        rc = registry_conn_get(c, scope, &cn, err);
+        registry_conn_release(&cn);
+        if (!rc)
+                rc = push_blobs(src, o, c, res, err);
+        if (rc) {
+                registry_client_free(c);
+                return rc;
+        }
         /* Children before the index that names them; an index inside an index comes before
          * its own children in the list, so walk it backwards. */
         size_t nman = 0;

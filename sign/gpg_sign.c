@@ -54,7 +54,30 @@ static bool usable(gpgme_subkey_t k)
 /* Find the one secret key key_spec names. Allocates *out (a gpgme reference). */
 static int find_secret_key(gpgme_ctx_t ctx, const char *key_spec, gpgme_key_t *out, it_error *err)
 {
-        gpgme_error_t e = gpgme_get_key(ctx, key_spec, out, 1);
+        /* A keylist in ctx itself: gpgme_get_key would make a second context whose engine info
+         * copy runs `gpg --version` again. */
+        *out = NULL;
+        gpgme_error_t e = gpgme_op_keylist_start(ctx, key_spec, 1);
+        if (!e)
+                e = gpgme_op_keylist_next(ctx, out);
+        if (!e) {
+                gpgme_key_t another = NULL;
+                gpgme_error_t e2 = gpgme_op_keylist_next(ctx, &another);
+                if (!e2) {
+                        /* The same key listed twice (a damaged keyring) is not ambiguous. */
+                        bool same = another->subkeys && (*out)->subkeys && another->subkeys->fpr &&
+                                    (*out)->subkeys->fpr &&
+                                    !strcmp(another->subkeys->fpr, (*out)->subkeys->fpr);
+                        gpgme_key_unref(another);
+                        if (!same)
+                                e = gpg_error(GPG_ERR_AMBIGUOUS_NAME);
+                }
+        }
+        gpgme_op_keylist_end(ctx);
+        if (e && *out) {
+                gpgme_key_unref(*out);
+                *out = NULL;
+        }
         gpgme_err_code_t c = gpgme_err_code(e);
         if (c == GPG_ERR_AMBIGUOUS_NAME)
                 return it_error_set(err, IT_EINPUT,

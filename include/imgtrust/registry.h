@@ -92,6 +92,15 @@ int registry_manifest_head(struct it_registry *c, const char *repo, const char *
                            const char *const *accept, bool *exists, struct it_digest *digest,
                            char **media_type, int64_t *size, it_error *err);
 
+/* Ping the registry now (the /v2/ request that settles the scheme and how to authenticate), if
+ * c has not yet. */
+int registry_client_ping(struct it_registry *c, it_error *err);
+
+/* Take over what `from` (a client for the same host and TLS setting) settled: the scheme, the
+ * authentication challenge and its current token, so that c, e.g. one more worker's client,
+ * sends no ping and no token request of its own. Does nothing if c already pinged. */
+void registry_client_adopt(struct it_registry *c, const struct it_registry *from);
+
 /* "https" or "http": the scheme the client settled on (after its first request), or NULL. */
 const char *registry_client_scheme(const struct it_registry *c);
 
