@@ -156,5 +156,6 @@ check_same wide "$WIDE_DIGEST"
 bench_table "imgsign push vs skopeo copy (--sign-by, fresh repositories)"
 bench_row "small: 1 layer of 1 MiB" small-ours small-skopeo
 bench_row "wide: $BENCH_PUSH_WIDE_LAYERS layers of $BENCH_PUSH_WIDE_MIB MiB" wide-ours wide-skopeo
+bench_note "timed runs: small $BENCH_PUSH_SMALL_RUNS after $BENCH_WARMUP warm-up (RSS: 3), wide $BENCH_PUSH_WIDE_RUNS without warm-up (RSS: 1); the header line above gives the defaults"
 bench_note "targets: small <= 0.3, wide <= 0.8 (parallel plain uploads reach ~0.75 against this registry)"
 bench_note "imgsign's time includes reading each signature back and verifying it; skopeo does not"
