@@ -484,6 +484,35 @@ podman_pull() {
 	assert_contains "$stderr" "authentication failed for $R2" stderr
 }
 
+@test "Basic auth: every source kind (oci:, dir:, docker-archive:, docker:// on the same and on another registry) with --creds, read back" {
+	pw='Pa55-w0rd-kinds'
+	start_second_registry --htpasswd "alice:$pw"
+	# The docker:// sources: an image in the htpasswd registry itself, and one in the open one.
+	push "oci:$OCI:v1" "$REGISTRY/push/kinds-src:v1"
+	push "oci:$OCI:v1" "$R2/push/kinds-src:v1" --creds "alice:$pw"
+	declare -A want=()
+	for kind in oci dir archive same-registry other-registry; do
+		case $kind in
+		oci) src="oci:$OCI:v1" extra=() ;;
+		dir) src="dir:$DIRIMG" extra=() ;;
+		archive) src="docker-archive:$ARCHIVE" extra=() ;;
+		same-registry) src="docker://$R2/push/kinds-src:v1" extra=(--src-creds "alice:$pw" --src-tls-verify=false) ;;
+		other-registry) src="docker://$REGISTRY/push/kinds-src:v1" extra=(--src-tls-verify=false) ;;
+		esac
+		push "$src" "$R2/push/kinds-$kind:v1" --creds "alice:$pw" "${extra[@]}"
+		assert_not_contains "$output$stderr" "$pw" "output for $kind"
+		REGISTRY="$R2" assert_served "$R2/push/kinds-$kind:v1" "$D" --creds "alice:$pw"
+		REGISTRY="$R2" readback "$R2/push/kinds-$kind:v1" --src-creds "alice:$pw"
+		want[$kind]=$D
+	done
+	# oci:, both docker:// sources: the layout's manifest; dir: skopeo's copy of it; the archive:
+	# a synthesised schema 2 manifest.
+	assert_eq "${want[oci]}" "$OCI_DIGEST" "oci: digest"
+	assert_eq "${want[same-registry]}" "$OCI_DIGEST" "docker:// (same registry) digest"
+	assert_eq "${want[other-registry]}" "$OCI_DIGEST" "docker:// (other registry) digest"
+	assert_eq "${want[dir]}" "sha256:$(sha256sum <"$DIRIMG/manifest.json" | cut -d' ' -f1)" "dir: digest"
+}
+
 @test "Basic auth: no credentials: exit 3, one line saying credentials are required" {
 	start_second_registry --htpasswd 'alice:Pa55-w0rd-push-only'
 	ipush --registries.d "$EMPTY_RD" --dest-tls-verify=false "oci:$OCI:v1" \
