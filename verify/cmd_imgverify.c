@@ -25,19 +25,31 @@
 static const char PROG[] = "imgverify";
 
 static const char USAGE[] =
-    "Usage: imgverify standalone [--public-key-file FILE] MANIFEST DOCKER-REFERENCE "
+    "Usage: imgverify [OPTIONS] docker://REF...\n"
+    "       imgverify standalone [--public-key-file FILE] MANIFEST DOCKER-REFERENCE "
     "FINGERPRINTS SIGNATURE\n"
     "\n"
-    "Verify container image signatures (simple signing, as skopeo and podman do).\n"
+    "Enforce policy.json on container images (simple signing, as skopeo and podman do): for\n"
+    "each reference, evaluate the policy, fetch the manifest the registry serves, read the\n"
+    "signatures from the lookaside registries.d names and check them.\n"
+    "\n"
+    "Options:\n"
+    "  --policy FILE          policy.json (default: as imgtrust)\n"
+    "  --registries.d DIR     registries.d directory (default: as imgtrust)\n"
+    "  --manifest FILE        check this manifest instead of fetching it (one reference)\n"
+    "  --creds USER:PASS      registry credentials (else the containers auth files)\n"
+    "  --authfile FILE        the auth file to read first\n"
+    "  --tls-verify=false     do not verify TLS; try HTTPS, then plain HTTP (default: as\n"
+    "                         registries.conf says for the registry)\n"
+    "  --json                 one JSON object per reference\n"
+    "  -h, --help             show this help\n"
+    "  --version              show the version\n"
     "\n"
     "Commands:\n"
     "  standalone   verify one signature of a manifest file, as skopeo standalone-verify\n"
     "\n"
-    "Options:\n"
-    "  -h, --help   show this help\n"
-    "  --version    show the version\n"
-    "\n"
-    "Exit codes: 0 verified, 1 rejected, 2 usage or bad input, 3 I/O error.\n";
+    "Exit codes: 0 every reference accepted (standalone: verified), 1 rejected, 2 usage or bad\n"
+    "input, 3 I/O or network error.\n";
 
 static const char STANDALONE_HELP[] =
     "Usage: imgverify standalone [--public-key-file FILE] MANIFEST DOCKER-REFERENCE "
