@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imgtrust/admit.h"
 #include "imgtrust/buf.h"
 #include "imgtrust/cleanup.h"
 #include "imgtrust/cli.h"
@@ -200,137 +201,6 @@ static int policy_usage(const char *msg)
         return IT_EXIT_INPUT;
 }
 
-struct verify_opts {
-        const char *policy;
-        const char *regd;
-        const char *manifest;
-        const char *creds;
-        const char *authfile;
-        int tls_flag; /* -1 not given (registries.conf decides), 0 false, 1 true */
-        bool tls_verify;
-        bool json;
-};
-
-/* The manifest whose signatures count: for a list, the instance for this platform (spec §3.3).
- * Fills bytes and digest. */
-static int fetch_manifest(const struct verify_opts *o, const struct it_ref *ref,
-                          struct it_buf *body, struct it_digest *digest, it_error *err)
-{
-        if (o->manifest) {
-                _cleanup_free_ char *data = NULL;
-                size_t len = 0;
-                if (it_file_read(o->manifest, IT_MANIFEST_MAX, &data, &len, err) != 0 ||
-                    manifest_digest(data, len, digest, err) != 0)
-                        return it_error_wrap(err, "%s", o->manifest);
-                if (ref->digest) {
-                        struct it_digest want;
-                        if (digest_parse(ref->digest, &want, err) != 0)
-                                return err->code;
-                        if (!digest_equal(&want, digest))
-                                return it_error_set(err, IT_EINPUT,
-                                                    "%s: its digest is not the reference's %s",
-                                                    o->manifest, ref->digest);
-                }
-                it_buf_add(body, data, len);
-                return 0;
-        }
-        struct it_endpoint ep = IT_ENDPOINT_INIT;
-        struct it_endpoint_flags fl = {
-            .tls_verify = o->tls_flag, .creds = o->creds, .authfile = o->authfile};
-        struct it_registry *c = NULL;
-        int rc = endpoint_resolve(ref->domain, ref->path, &fl, &ep, err);
-        if (rc == 0)
-                rc = endpoint_client(&ep, &c, err);
-        endpoint_free(&ep);
-        if (rc != 0)
-                return rc;
-        _cleanup_free_ char *mt = NULL;
-        rc = registry_get_manifest(c, ref->path, ref->digest ? ref->digest : ref->tag, NULL, body,
-                                   &mt, digest, err);
-        if (rc == 0 && mt && manifest_type_is_list(mt)) {
-                _cleanup_manifest_list_ struct it_manifest_list l = IT_MANIFEST_LIST_INIT;
-                size_t i = 0;
-                rc = manifest_list_instances(body->data, body->len, &l, err);
-                if (rc == 0)
-                        rc = manifest_list_choose(&l, NULL, NULL, NULL, &i, err);
-                if (rc == 0) {
-                        char ds[IT_DIGEST_STR_MAX];
-                        digest_format(&l.v[i].digest, ds);
-                        it_buf_reset(body);
-                        rc = registry_get_manifest(c, ref->path, ds, NULL, body, NULL, digest, err);
-                }
-        }
-        registry_client_free(c);
-        return rc;
-}
-
-/* Decide one reference. 0 accepted, IT_EREJECTED, IT_EINPUT, IT_EIO; *out gets the JSON
- * account either way. */
-static int verify_one(const struct verify_opts *o, struct it_sig_cache *cache,
-                      const struct it_policy *pol, const struct it_regd *regd, const char *refstr,
-                      json_t *out, it_error *err)
-{
-        struct it_image img = IT_IMAGE_INIT;
-        int rc = policy_image_parse(refstr, &img, err);
-        if (rc != 0)
-                return rc;
-        json_object_set_new(out, "identity", json_string(img.identity));
-        struct it_eval ev = IT_EVAL_INIT;
-        policy_eval(pol, &img, &ev);
-        json_object_set_new(out, "scope", ev.scope ? json_string(ev.scope) : json_null());
-        json_t *reasons = json_array();
-        for (size_t i = 0; i < ev.reasons.n; i++)
-                json_array_append_new(reasons, json_string(ev.reasons.v[i]));
-        json_object_set_new(out, "requirements", reasons);
-
-        _cleanup_buf_ struct it_buf manifest = IT_BUF_INIT;
-        _cleanup_sig_list_ struct it_sig_list sigs = IT_SIG_LIST_INIT;
-        _cleanup_strv_ struct it_strv accepted = IT_STRV_INIT;
-        struct it_digest digest;
-        if (ev.decision == IT_DECISION_ACCEPT) {
-                rc = 0;
-                it_strv_push(&accepted, "no signature is required");
-        } else if (ev.decision == IT_DECISION_REJECT) {
-                rc = sig_check_policy(cache, &ev, &img, NULL, NULL, 0, NULL, err);
-                if (rc == 0) /* policy_eval and the checks disagree: never let that accept */
-                        rc = it_error_set(err, IT_EREJECTED, "rejected by policy");
-        } else if (!img.has_docker || strcmp(img.transport, "docker") != 0) {
-                rc = it_error_set(err, IT_EINPUT,
-                                  "only docker:// references can be checked against signatures");
-        } else {
-                rc = fetch_manifest(o, &img.docker, &manifest, &digest, err);
-                char ds[IT_DIGEST_STR_MAX] = "";
-                struct it_regd_choice ch = {0};
-                if (rc == 0) {
-                        digest_format(&digest, ds);
-                        json_object_set_new(out, "digest", json_string(ds));
-                        rc = regd_lookaside(regd, &img.docker, IT_REGD_READ, &ch, err);
-                }
-                if (rc == 0) {
-                        json_object_set_new(out, "lookaside", json_string(ch.url));
-                        struct it_lookaside_opts lo = {.tls_verify = o->tls_verify};
-                        rc = lookaside_read_opts(ch.url, img.docker.path, ds, &lo, &sigs, err);
-                }
-                regd_choice_free(&ch);
-                if (rc == 0) {
-                        struct it_sig_input *in = xcalloc(sigs.n, sizeof *in);
-                        for (size_t i = 0; i < sigs.n; i++)
-                                in[i] = (struct it_sig_input){sigs.v[i].data, sigs.v[i].len,
-                                                              sigs.v[i].source};
-                        rc =
-                            sig_check_policy(cache, &ev, &img, &digest, in, sigs.n, &accepted, err);
-                        free(in);
-                }
-        }
-        json_t *acc = json_array();
-        for (size_t i = 0; i < accepted.n; i++)
-                json_array_append_new(acc, json_string(accepted.v[i]));
-        json_object_set_new(out, "accepted_by", acc);
-        policy_eval_free(&ev);
-        policy_image_free(&img);
-        return rc;
-}
-
 static int cmd_policy(int argc, char **argv)
 {
         enum { OPT_POLICY = 1000, OPT_REGD, OPT_MANIFEST, OPT_CREDS, OPT_TLS, OPT_JSON, OPT_AUTH };
@@ -343,20 +213,22 @@ static int cmd_policy(int argc, char **argv)
                                            {"json", no_argument, NULL, OPT_JSON},
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
-        struct verify_opts o = {.tls_verify = true, .tls_flag = -1};
+        struct it_admit_opts o = {.tls_verify = true, .tls_flag = -1};
+        bool json_out = false;
+        const char *policy_arg = NULL, *regd_arg = NULL;
         int c;
         optind = 1;
         opterr = 0;
         while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
                 switch (c) {
                 case OPT_POLICY:
-                        o.policy = optarg;
+                        policy_arg = optarg;
                         break;
                 case OPT_REGD:
-                        o.regd = optarg;
+                        regd_arg = optarg;
                         break;
                 case OPT_MANIFEST:
-                        o.manifest = optarg;
+                        o.manifest_file = optarg;
                         break;
                 case OPT_CREDS:
                         o.creds = optarg;
@@ -374,7 +246,7 @@ static int cmd_policy(int argc, char **argv)
                         o.authfile = optarg;
                         break;
                 case OPT_JSON:
-                        o.json = true;
+                        json_out = true;
                         break;
                 case 'h':
                         fputs(USAGE, stdout);
@@ -386,12 +258,12 @@ static int cmd_policy(int argc, char **argv)
         int nrefs = argc - optind;
         if (nrefs < 1)
                 return policy_usage("at least one docker://REF is required");
-        if (o.manifest && nrefs != 1)
+        if (o.manifest_file && nrefs != 1)
                 return policy_usage("--manifest goes with exactly one reference");
 
         _cleanup_error_ it_error err = IT_ERROR_INIT;
-        _cleanup_free_ char *path = it_path_policy(o.policy);
-        _cleanup_free_ char *regd_dir = it_path_registries_d(o.regd);
+        _cleanup_free_ char *path = it_path_policy(policy_arg);
+        _cleanup_free_ char *regd_dir = it_path_registries_d(regd_arg);
         struct it_policy pol = IT_POLICY_INIT;
         if (policy_load(path, &pol, &err) != 0)
                 return fail(&err);
@@ -408,7 +280,7 @@ static int cmd_policy(int argc, char **argv)
                 json_t *one = json_object();
                 json_object_set_new(one, "reference", json_string(argv[i]));
                 it_error e = IT_ERROR_INIT;
-                int rc = verify_one(&o, cache, &pol, &regd, argv[i], one, &e);
+                int rc = admit_image(&o, cache, &pol, &regd, argv[i], one, NULL, &e);
                 const char *decision = rc == 0              ? "accepted"
                                        : rc == IT_EREJECTED ? "rejected"
                                                             : "error";
@@ -425,7 +297,7 @@ static int cmd_policy(int argc, char **argv)
                         io |= rc == IT_EIO;
                         input |= rc != IT_EREJECTED && rc != IT_EIO;
                 }
-                if (!o.json) {
+                if (!json_out) {
                         if (rc == 0) {
                                 printf("%s: accepted\n", argv[i]);
                                 json_t *acc = json_object_get(one, "accepted_by");
@@ -441,7 +313,7 @@ static int cmd_policy(int argc, char **argv)
                 it_error_clear(&e);
                 json_array_append_new(all, one);
         }
-        if (o.json) {
+        if (json_out) {
                 _cleanup_buf_ struct it_buf b = IT_BUF_INIT;
                 it_json_write_go(&b, all, 2);
                 puts(it_buf_str(&b));

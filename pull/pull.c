@@ -1,0 +1,565 @@
+/* imgpull's library half: admit, fetch config and layers, unpack into the store. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "imgtrust/admit.h"
+#include "imgtrust/buf.h"
+#include "imgtrust/cleanup.h"
+#include "imgtrust/endpoint.h"
+#include "imgtrust/json.h"
+#include "imgtrust/manifest.h"
+#include "imgtrust/paths.h"
+#include "imgtrust/policy.h"
+#include "imgtrust/pull.h"
+#include "imgtrust/ref.h"
+#include "imgtrust/regd.h"
+#include "imgtrust/registry.h"
+#include "imgtrust/registry_write.h"
+#include "imgtrust/sigcheck.h"
+#include "imgtrust/store.h"
+#include "imgtrust/unpack.h"
+#include "imgtrust/xalloc.h"
+
+void pull_result_free(struct it_pull_result *r)
+{
+        if (!r)
+                return;
+        free(r->name);
+        it_strv_free(&r->layers);
+        *r = (struct it_pull_result)IT_PULL_RESULT_INIT;
+}
+
+static bool platform_part_ok(const char *p)
+{
+        if (!*p || strlen(p) > 64)
+                return false;
+        for (; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+                      *p == '.' || *p == '-'))
+                        return false;
+        return true;
+}
+
+int pull_parse_platform(const char *s, char **os, char **arch, char **variant, it_error *err)
+{
+        *os = *arch = *variant = NULL;
+        _cleanup_free_ char *copy = xstrdup(s);
+        char *parts[4] = {0};
+        size_t n = 0;
+        char *p = copy;
+        for (;;) {
+                char *slash = strchr(p, '/');
+                if (n == 3)
+                        return it_error_set(err, IT_EINPUT,
+                                            "--platform %s: expected OS/ARCH[/VARIANT]", s);
+                parts[n++] = p;
+                if (!slash)
+                        break;
+                *slash = '\0';
+                p = slash + 1;
+        }
+        if (n < 2)
+                return it_error_set(err, IT_EINPUT, "--platform %s: expected OS/ARCH[/VARIANT]", s);
+        for (size_t i = 0; i < n; i++)
+                if (!platform_part_ok(parts[i]))
+                        return it_error_set(err, IT_EINPUT,
+                                            "--platform %s: component %zu is empty or not "
+                                            "[a-z0-9_.-]",
+                                            s, i + 1);
+        *os = xstrdup(parts[0]);
+        *arch = xstrdup(parts[1]);
+        *variant = n == 3 ? xstrdup(parts[2]) : NULL;
+        return 0;
+}
+
+struct layer {
+        struct it_digest digest;
+        char digest_s[IT_DIGEST_STR_MAX];
+        char *media_type;
+        int64_t size;
+        struct it_digest diff_id;
+        char diff_id_s[IT_DIGEST_STR_MAX];
+        char chain_id[IT_DIGEST_STR_MAX];
+        char parent[IT_DIGEST_STR_MAX];
+        bool present;
+        /* Filled by the worker. */
+        struct it_store_layer_tx *tx;
+        struct it_unpack_stats stats;
+};
+
+struct image {
+        struct it_digest config;
+        int64_t config_size;
+        struct layer *layers;
+        size_t n;
+};
+
+static void image_free(struct image *im)
+{
+        for (size_t i = 0; i < im->n; i++) {
+                free(im->layers[i].media_type);
+                store_layer_abort(im->layers[i].tx);
+        }
+        free(im->layers);
+}
+
+static int desc_parse(const json_t *d, const char *what, struct it_digest *digest, int64_t *size,
+                      char **media_type, it_error *err)
+{
+        const json_t *dg = json_object_get(d, "digest");
+        const json_t *sz = json_object_get(d, "size");
+        const json_t *mt = json_object_get(d, "mediaType");
+        if (!json_is_object(d))
+                return it_error_set(err, IT_EINPUT, "manifest: %s must be an object", what);
+        if (!json_is_string(dg))
+                return it_error_set(err, IT_EINPUT, "manifest: %s.digest must be a string", what);
+        if (digest_parse(json_string_value(dg), digest, err) != 0)
+                return it_error_wrap(err, "manifest: %s.digest", what);
+        if (!json_is_integer(sz) || json_integer_value(sz) < 0)
+                return it_error_set(err, IT_EINPUT,
+                                    "manifest: %s.size must be a non-negative integer", what);
+        *size = json_integer_value(sz);
+        if (media_type) {
+                if (!json_is_string(mt))
+                        return it_error_set(err, IT_EINPUT,
+                                            "manifest: %s.mediaType must be a string", what);
+                *media_type = xstrdup(json_string_value(mt));
+        }
+        return 0;
+}
+
+static int manifest_parse(const char *media_type, const struct it_buf *m, struct image *im,
+                          it_error *err)
+{
+        if (!media_type || (strcmp(media_type, IT_MT_OCI_MANIFEST) != 0 &&
+                            strcmp(media_type, IT_MT_DOCKER_V2S2) != 0))
+                return it_error_set(err, IT_EUNSUPPORTED,
+                                    "manifest type %s: only OCI and Docker schema 2 image "
+                                    "manifests can be pulled",
+                                    media_type ? media_type : "(unknown)");
+        _cleanup_json_ json_t *j = NULL;
+        if (it_json_parse(m->data, m->len, IT_MANIFEST_MAX, "manifest", &j, err) != 0)
+                return err->code;
+        int rc = desc_parse(json_object_get(j, "config"), "config", &im->config, &im->config_size,
+                            NULL, err);
+        if (rc != 0)
+                return rc;
+        const json_t *ls = json_object_get(j, "layers");
+        if (!json_is_array(ls))
+                return it_error_set(err, IT_EINPUT, "manifest: layers must be an array");
+        if (json_array_size(ls) > IT_PULL_LAYERS_MAX)
+                return it_error_set(err, IT_EINPUT, "manifest: more than %d layers",
+                                    IT_PULL_LAYERS_MAX);
+        im->n = json_array_size(ls);
+        im->layers = xcalloc(im->n ? im->n : 1, sizeof *im->layers);
+        for (size_t i = 0; i < im->n; i++) {
+                struct layer *l = &im->layers[i];
+                char what[32];
+                snprintf(what, sizeof what, "layers[%zu]", i);
+                rc = desc_parse(json_array_get(ls, i), what, &l->digest, &l->size, &l->media_type,
+                                err);
+                if (rc != 0)
+                        return rc;
+                digest_format(&l->digest, l->digest_s);
+        }
+        return 0;
+}
+
+static int config_diff_ids(const struct it_buf *cfg, struct image *im, it_error *err)
+{
+        _cleanup_json_ json_t *j = NULL;
+        if (it_json_parse(cfg->data, cfg->len, IT_PULL_CONFIG_MAX, "config", &j, err) != 0)
+                return err->code;
+        const json_t *ids = json_object_get(json_object_get(j, "rootfs"), "diff_ids");
+        if (!json_is_array(ids))
+                return it_error_set(err, IT_EINPUT, "config: rootfs.diff_ids must be an array");
+        if (json_array_size(ids) != im->n)
+                return it_error_set(err, IT_EINPUT,
+                                    "config: rootfs.diff_ids has %zu entries, the manifest %zu "
+                                    "layers",
+                                    json_array_size(ids), im->n);
+        const char *parent = "";
+        for (size_t i = 0; i < im->n; i++) {
+                struct layer *l = &im->layers[i];
+                const json_t *v = json_array_get(ids, i);
+                if (!json_is_string(v))
+                        return it_error_set(err, IT_EINPUT,
+                                            "config: rootfs.diff_ids[%zu] must be a string", i);
+                if (digest_parse(json_string_value(v), &l->diff_id, err) != 0)
+                        return it_error_wrap(err, "config: rootfs.diff_ids[%zu]", i);
+                digest_format(&l->diff_id, l->diff_id_s);
+                if (store_chain_id(parent, l->diff_id_s, l->chain_id, err) != 0)
+                        return it_error_wrap(err, "config: rootfs.diff_ids[%zu]", i);
+                snprintf(l->parent, sizeof l->parent, "%s", parent);
+                parent = l->chain_id;
+        }
+        return 0;
+}
+
+static int buf_sink(void *ctx, const void *data, size_t len, it_error *err)
+{
+        (void)err;
+        it_buf_add(ctx, data, len);
+        return 0;
+}
+
+struct fd_ctx {
+        int fd;
+        const char *what;
+};
+
+static int fd_sink(void *ctx, const void *data, size_t len, it_error *err)
+{
+        struct fd_ctx *f = ctx;
+        const char *p = data;
+        while (len > 0) {
+                ssize_t w = write(f->fd, p, len);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w < 0)
+                        return it_error_sys(err, IT_EIO, errno, "temporary file for %s", f->what);
+                p += w;
+                len -= (size_t)w;
+        }
+        return 0;
+}
+
+static int fd_source(void *ctx, void *buf, size_t cap, size_t *got, it_error *err)
+{
+        struct fd_ctx *f = ctx;
+        for (;;) {
+                ssize_t r = read(f->fd, buf, cap);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0)
+                        return it_error_sys(err, IT_EIO, errno, "temporary file for %s", f->what);
+                *got = (size_t)r;
+                return 0;
+        }
+}
+
+/* An unnamed file on the store's file system (no space taken elsewhere, gone on any exit). */
+static int temp_file(struct it_store *st, it_error *err)
+{
+        int fd = openat(store_root_fd(st), ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd >= 0)
+                return fd;
+        if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+                return it_error_sys(err, IT_EIO, errno, "%s: temporary file", store_root_path(st));
+        FILE *f = tmpfile();
+        if (!f)
+                return it_error_sys(err, IT_EIO, errno, "temporary file");
+        fd = dup(fileno(f));
+        fclose(f);
+        if (fd < 0)
+                return it_error_sys(err, IT_EIO, errno, "temporary file");
+        return fd;
+}
+
+struct pool {
+        struct it_store *st;
+        const char *repo;
+        struct image *im;
+        bool chown;
+        pthread_mutex_t lock; /* next, err, store transaction calls */
+        size_t next;
+        bool failed;
+        it_error err;
+        int rc;
+};
+
+static int fetch_layer(struct pool *p, struct it_registry *c, struct layer *l, it_error *err)
+{
+        _cleanup_close_ int fd = temp_file(p->st, err);
+        if (fd < 0)
+                return fd;
+        struct fd_ctx f = {fd, l->digest_s};
+        int rc = registry_blob_get(c, p->repo, l->digest_s, fd_sink, &f, l->size, err);
+        if (rc != 0)
+                return it_error_wrap(err, "layer %s", l->digest_s);
+        if (lseek(fd, 0, SEEK_SET) != 0)
+                return it_error_sys(err, IT_EIO, errno, "temporary file for %s", l->digest_s);
+        int diff_fd = -1;
+        pthread_mutex_lock(&p->lock);
+        rc = store_layer_begin(p->st, l->chain_id, &diff_fd, &l->tx, err);
+        pthread_mutex_unlock(&p->lock);
+        if (rc != 0)
+                return rc;
+        struct it_unpack_opts uo;
+        unpack_opts_init(&uo, l->media_type);
+        uo.compressed = &l->digest;
+        uo.diff_id = &l->diff_id;
+        uo.chown = p->chown;
+        rc = unpack_layer(diff_fd, fd_source, &f, &uo, &l->stats, err);
+        if (rc != 0)
+                return it_error_wrap(err, "layer %s", l->digest_s);
+        return 0;
+}
+
+struct worker {
+        struct pool *p;
+        struct it_registry *c; /* this worker's own client (a client is not thread-safe) */
+        pthread_t thread;
+};
+
+static void *worker(void *arg)
+{
+        struct worker *w = arg;
+        struct pool *p = w->p;
+        it_error err = IT_ERROR_INIT;
+        int rc = 0;
+        for (;;) {
+                struct layer *l = NULL;
+                pthread_mutex_lock(&p->lock);
+                if (rc != 0 && !p->failed) {
+                        p->failed = true;
+                        p->rc = rc;
+                        it_error_move(&p->err, &err);
+                }
+                while (!p->failed && p->next < p->im->n && p->im->layers[p->next].present)
+                        p->next++;
+                if (!p->failed && p->next < p->im->n)
+                        l = &p->im->layers[p->next++];
+                pthread_mutex_unlock(&p->lock);
+                if (!l)
+                        break;
+                rc = fetch_layer(p, w->c, l, &err);
+        }
+        it_error_clear(&err);
+        return NULL;
+}
+
+static int default_jobs(void)
+{
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
+static int fetch_layers(struct it_store *st, const struct it_endpoint *ep,
+                        const struct it_registry *first, const char *repo, struct image *im,
+                        size_t missing, int jobs, it_error *err)
+{
+        struct pool p = {
+            .st = st, .repo = repo, .im = im, .chown = geteuid() == 0, .err = IT_ERROR_INIT};
+        size_t nw = jobs <= 0 ? (size_t)default_jobs() : (size_t)jobs;
+        if (nw > missing)
+                nw = missing;
+        struct worker *ws = xcalloc(nw ? nw : 1, sizeof *ws);
+        int rc = 0;
+        /* Clients are made here, not in the threads: libcurl's global init is not thread-safe
+         * everywhere. Each adopts the first client's scheme and token: no ping, no token
+         * request of its own. */
+        for (size_t i = 0; i < nw && rc == 0; i++) {
+                ws[i].p = &p;
+                rc = endpoint_client(ep, &ws[i].c, err);
+                if (rc == 0)
+                        registry_client_adopt(ws[i].c, first);
+        }
+        pthread_mutex_init(&p.lock, NULL);
+        size_t started = 0;
+        for (; rc == 0 && started < nw; started++) {
+                int e = pthread_create(&ws[started].thread, NULL, worker, &ws[started]);
+                if (e != 0) {
+                        /* The running workers take the remaining layers. */
+                        if (started == 0)
+                                rc = it_error_sys(err, IT_EIO, e, "starting a download thread");
+                        break;
+                }
+        }
+        for (size_t i = 0; i < started; i++)
+                pthread_join(ws[i].thread, NULL);
+        for (size_t i = 0; i < nw; i++)
+                registry_client_free(ws[i].c);
+        free(ws);
+        pthread_mutex_destroy(&p.lock);
+        if (rc == 0 && p.failed) {
+                rc = p.rc;
+                it_error_move(err, &p.err);
+        }
+        it_error_clear(&p.err);
+        return rc;
+}
+
+static int commit_layers(struct image *im, struct it_pull_result *res, it_error *err)
+{
+        for (size_t i = 0; i < im->n; i++) {
+                struct layer *l = &im->layers[i];
+                if (l->present)
+                        continue;
+                struct it_layer_meta meta = {0};
+                snprintf(meta.diff_id, sizeof meta.diff_id, "%s", l->diff_id_s);
+                snprintf(meta.parent, sizeof meta.parent, "%s", l->parent);
+                snprintf(meta.compressed_digest, sizeof meta.compressed_digest, "%s", l->digest_s);
+                meta.compressed_size = (uint64_t)l->stats.compressed_bytes;
+                meta.size = (uint64_t)l->stats.uncompressed_bytes;
+                snprintf(meta.media_type, sizeof meta.media_type, "%s", l->media_type);
+                struct it_store_layer_tx *tx = l->tx;
+                l->tx = NULL;
+                int rc = store_layer_commit(tx, &meta, err);
+                if (rc != 0)
+                        return it_error_wrap(err, "layer %s", l->digest_s);
+                res->fetched++;
+                res->fetched_bytes += l->stats.compressed_bytes;
+        }
+        return 0;
+}
+
+static int load_policy(const struct it_pull_opts *o, struct it_policy *pol, struct it_regd *regd,
+                       it_error *err)
+{
+        _cleanup_free_ char *path = it_path_policy(o->policy);
+        _cleanup_free_ char *regd_dir = it_path_registries_d(o->regd);
+        if (policy_load(path, pol, err) != 0)
+                return err->code;
+        return regd_load_dir(regd_dir, regd, err);
+}
+
+static int admit(const struct it_pull_opts *o, const char *refstr, struct it_admit_result *ar,
+                 it_error *err)
+{
+        struct it_policy pol = IT_POLICY_INIT;
+        struct it_regd regd = IT_REGD_INIT;
+        int rc = load_policy(o, &pol, &regd, err);
+        if (rc == 0) {
+                struct it_admit_opts ao = {.creds = o->creds,
+                                           .authfile = o->authfile,
+                                           .tls_flag = o->tls_flag,
+                                           .tls_verify = o->tls_flag != 0,
+                                           .os = o->os,
+                                           .arch = o->arch,
+                                           .variant = o->variant,
+                                           .always_fetch = true};
+                struct it_sig_cache *cache = sig_cache_new();
+                rc = admit_image(&ao, cache, &pol, &regd, refstr, NULL, ar, err);
+                sig_cache_free(cache);
+                if (rc == IT_EREJECTED)
+                        it_error_wrap(err, "rejected");
+        }
+        regd_free(&regd);
+        policy_free(&pol);
+        return rc;
+}
+
+static int store_layers(const struct it_pull_opts *o, const struct it_admit_result *ar,
+                        struct image *im, const struct it_buf *config, const struct it_endpoint *ep,
+                        const struct it_registry *first, struct it_store *st,
+                        struct it_pull_result *res, it_error *err)
+{
+        int rc;
+        if ((rc = store_lock(st, false, err)) != 0 || (rc = store_recover(st, NULL, err)) != 0)
+                return rc;
+        size_t missing = 0;
+        for (size_t i = 0; i < im->n; i++) {
+                im->layers[i].present = store_layer_exists(st, im->layers[i].chain_id);
+                if (im->layers[i].present)
+                        res->present++;
+                else
+                        missing++;
+        }
+        if (missing > 0) {
+                rc = fetch_layers(st, ep, first, ar->ref.path, im, missing, o->jobs, err);
+                if (rc == 0)
+                        rc = commit_layers(im, res, err);
+                if (rc != 0)
+                        return rc;
+        }
+        const char **chain = xcalloc(im->n ? im->n : 1, sizeof *chain);
+        for (size_t i = 0; i < im->n; i++) {
+                chain[i] = im->layers[i].chain_id;
+                it_strv_push(&res->layers, im->layers[i].chain_id);
+        }
+        const char *names[1] = {res->name};
+        char hex[IT_DIGEST_HEX_MAX + 1];
+        rc = store_image_put(st, ar->manifest.data, ar->manifest.len, config->data, config->len,
+                             names, 1, chain, im->n, hex, err);
+        free(chain);
+        if (rc == 0)
+                snprintf(res->id, sizeof res->id, "sha256:%s", hex);
+        return rc;
+}
+
+static int pull_into_store(const struct it_pull_opts *o, const struct it_admit_result *ar,
+                           struct image *im, const struct it_buf *config,
+                           const struct it_endpoint *ep, const struct it_registry *first,
+                           struct it_pull_result *res, it_error *err)
+{
+        struct it_store *st = NULL;
+        int rc = store_open(o->root, &st, err);
+        if (rc != 0)
+                return rc;
+        rc = store_layers(o, ar, im, config, ep, first, st, res, err);
+        /* A failed pull commits nothing: drop every transaction while the store is open. */
+        for (size_t i = 0; i < im->n; i++) {
+                store_layer_abort(im->layers[i].tx);
+                im->layers[i].tx = NULL;
+        }
+        store_close(st);
+        return rc;
+}
+
+/* Everything after the policy said yes: the manifest's config and layers. */
+static int pull_admitted(const struct it_pull_opts *o, const struct it_admit_result *ar,
+                         struct image *im, struct it_pull_result *res, it_error *err)
+{
+        int rc = manifest_parse(ar->media_type, &ar->manifest, im, err);
+        if (rc != 0)
+                return rc;
+        char cs[IT_DIGEST_STR_MAX];
+        digest_format(&im->config, cs);
+        if (im->config_size > (int64_t)IT_PULL_CONFIG_MAX)
+                return it_error_set(err, IT_EINPUT, "config %s: %" PRId64 " bytes, more than %u",
+                                    cs, im->config_size, IT_PULL_CONFIG_MAX);
+        struct it_endpoint ep = IT_ENDPOINT_INIT;
+        struct it_endpoint_flags fl = {
+            .tls_verify = o->tls_flag, .creds = o->creds, .authfile = o->authfile};
+        struct it_registry *c = NULL;
+        _cleanup_buf_ struct it_buf config = IT_BUF_INIT;
+        rc = endpoint_resolve(ar->ref.domain, ar->ref.path, &fl, &ep, err);
+        if (rc == 0)
+                rc = endpoint_client(&ep, &c, err);
+        if (rc == 0) {
+                rc =
+                    registry_blob_get(c, ar->ref.path, cs, buf_sink, &config, im->config_size, err);
+                if (rc != 0)
+                        it_error_wrap(err, "config %s", cs);
+        }
+        if (rc == 0)
+                rc = config_diff_ids(&config, im, err);
+        if (rc == 0)
+                rc = pull_into_store(o, ar, im, &config, &ep, c, res, err);
+        registry_client_free(c);
+        endpoint_free(&ep);
+        return rc;
+}
+
+int pull_image(const struct it_pull_opts *o, const char *refstr, struct it_pull_result *res,
+               it_error *err)
+{
+        if (strncmp(refstr, "docker://", 9) != 0)
+                return it_error_set(err, IT_EINPUT, "%s: only docker:// references can be pulled",
+                                    refstr);
+        struct it_admit_result ar = IT_ADMIT_RESULT_INIT;
+        struct image im = {0};
+        int rc = admit(o, refstr, &ar, err);
+        if (rc == 0 && (!ar.has_ref || !ar.fetched))
+                rc = it_error_set(err, IT_EINPUT, "no manifest to pull");
+        if (rc == 0) {
+                digest_format(&ar.digest, res->digest);
+                res->name = ref_string(&ar.ref);
+                rc = pull_admitted(o, &ar, &im, res, err);
+        }
+        if (rc != 0)
+                it_error_wrap(err, "%s", refstr);
+        image_free(&im);
+        admit_result_free(&ar);
+        return rc;
+}
