@@ -5,6 +5,17 @@
 
 #include "imgtrust/version.h"
 
+int it_cli_bool(const char *arg, int *out)
+{
+        if (!arg || !strcmp(arg, "true"))
+                *out = 1;
+        else if (!strcmp(arg, "false"))
+                *out = 0;
+        else
+                return -1;
+        return 0;
+}
+
 void it_cli_version(const char *prog)
 {
         printf("%s (imgtrust) %s\n", prog, IMGTRUST_VERSION);

@@ -17,21 +17,18 @@ bool it_path_exists(const char *path)
         return stat(path, &st) == 0;
 }
 
-int it_file_read(const char *path, size_t max, char **data, size_t *len, it_error *err)
+int it_fd_read(int fd, const char *what, size_t max, char **data, size_t *len, it_error *err)
 {
         *data = NULL;
         *len = 0;
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return it_error_sys(err, IT_EIO, errno, "%s", path);
         struct stat st;
         if (fstat(fd, &st) != 0)
-                return it_error_sys(err, IT_EIO, errno, "%s", path);
+                return it_error_sys(err, IT_EIO, errno, "%s", what);
         if (!S_ISREG(st.st_mode))
-                return it_error_set(err, IT_EINPUT, "%s: not a regular file", path);
+                return it_error_set(err, IT_EINPUT, "%s: not a regular file", what);
         if ((unsigned long long)st.st_size > max)
                 return it_error_set(err, IT_EINPUT,
-                                    "%s: too large (%lld bytes; at most %zu are read)", path,
+                                    "%s: too large (%lld bytes; at most %zu are read)", what,
                                     (long long)st.st_size, max);
         /* The size can change under us; read at most max+1 bytes whatever fstat said. */
         size_t cap = (size_t)st.st_size + 1, n = 0;
@@ -41,7 +38,7 @@ int it_file_read(const char *path, size_t max, char **data, size_t *len, it_erro
                         if (cap > max)
                                 return it_error_set(err, IT_EINPUT,
                                                     "%s: too large (at most %zu bytes are read)",
-                                                    path, max);
+                                                    what, max);
                         cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
                         buf = xrealloc(buf, cap + 1);
                 }
@@ -49,7 +46,7 @@ int it_file_read(const char *path, size_t max, char **data, size_t *len, it_erro
                 if (r < 0) {
                         if (errno == EINTR)
                                 continue;
-                        return it_error_sys(err, IT_EIO, errno, "%s", path);
+                        return it_error_sys(err, IT_EIO, errno, "%s", what);
                 }
                 if (r == 0)
                         break;
@@ -57,11 +54,21 @@ int it_file_read(const char *path, size_t max, char **data, size_t *len, it_erro
         }
         if (n > max)
                 return it_error_set(err, IT_EINPUT, "%s: too large (at most %zu bytes are read)",
-                                    path, max);
+                                    what, max);
         buf[n] = '\0';
         *data = IT_STEAL(buf);
         *len = n;
         return 0;
+}
+
+int it_file_read(const char *path, size_t max, char **data, size_t *len, it_error *err)
+{
+        *data = NULL;
+        *len = 0;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return it_error_sys(err, IT_EIO, errno, "%s", path);
+        return it_fd_read(fd, path, max, data, len, err);
 }
 
 int it_write_all(int fd, const void *data, size_t len)

@@ -88,32 +88,77 @@ const char *it_json_type_name(const json_t *v)
         return "unknown";
 }
 
-/* Go's encoding/json string escaping with HTML escaping on (what json.Marshal does). */
-static void write_string(struct it_buf *out, const char *s, size_t len)
+/* Length of the valid UTF-8 sequence at s (as Go's utf8.DecodeRune judges it), 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+        unsigned char c = s[0];
+        size_t need;
+        unsigned char lo = 0x80, hi = 0xBF;
+        if (c < 0x80)
+                return 1;
+        if (c >= 0xC2 && c <= 0xDF) {
+                need = 1;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+                need = 2;
+                if (c == 0xE0)
+                        lo = 0xA0; /* overlong */
+                else if (c == 0xED)
+                        hi = 0x9F; /* surrogates */
+        } else if (c >= 0xF0 && c <= 0xF4) {
+                need = 3;
+                if (c == 0xF0)
+                        lo = 0x90;
+                else if (c == 0xF4)
+                        hi = 0x8F; /* above U+10FFFF */
+        } else {
+                return 0;
+        }
+        if (n - 1 < need || s[1] < lo || s[1] > hi)
+                return 0;
+        for (size_t i = 2; i <= need; i++)
+                if (s[i] < 0x80 || s[i] > 0xBF)
+                        return 0;
+        return need + 1;
+}
+
+void it_json_write_go_string(struct it_buf *out, const char *str, size_t n)
 {
         static const char hex[] = "0123456789abcdef";
+        const unsigned char *s = (const unsigned char *)str;
         it_buf_addch(out, '"');
-        for (size_t i = 0; i < len; i++) {
-                unsigned char c = (unsigned char)s[i];
-                if (c == '"' || c == '\\') {
-                        it_buf_addch(out, '\\');
-                        it_buf_addch(out, (char)c);
-                } else if (c == '\n') {
-                        it_buf_adds(out, "\\n");
-                } else if (c == '\r') {
-                        it_buf_adds(out, "\\r");
-                } else if (c == '\t') {
-                        it_buf_adds(out, "\\t");
-                } else if (c < 0x20 || c == '<' || c == '>' || c == '&') {
-                        it_buf_adds(out, "\\u00");
-                        it_buf_addch(out, hex[c >> 4]);
-                        it_buf_addch(out, hex[c & 15]);
-                } else if (c == 0xE2 && i + 2 < len && (unsigned char)s[i + 1] == 0x80 &&
-                           ((unsigned char)s[i + 2] == 0xA8 || (unsigned char)s[i + 2] == 0xA9)) {
-                        it_buf_adds(out, (unsigned char)s[i + 2] == 0xA8 ? "\\u2028" : "\\u2029");
-                        i += 2;
+        for (size_t i = 0; i < n;) {
+                unsigned char c = s[i];
+                if (c < 0x80) {
+                        if (c == '"' || c == '\\') {
+                                it_buf_addch(out, '\\');
+                                it_buf_addch(out, (char)c);
+                        } else if (c == '\n') {
+                                it_buf_adds(out, "\\n");
+                        } else if (c == '\r') {
+                                it_buf_adds(out, "\\r");
+                        } else if (c == '\t') {
+                                it_buf_adds(out, "\\t");
+                        } else if (c < 0x20 || c == '<' || c == '>' || c == '&') {
+                                it_buf_adds(out, "\\u00");
+                                it_buf_addch(out, hex[c >> 4]);
+                                it_buf_addch(out, hex[c & 15]);
+                        } else {
+                                it_buf_addch(out, (char)c);
+                        }
+                        i++;
+                        continue;
+                }
+                size_t l = utf8_len(s + i, n - i);
+                if (l == 0) {
+                        it_buf_adds(out, "\\ufffd");
+                        i++;
+                } else if (l == 3 && c == 0xE2 && s[i + 1] == 0x80 &&
+                           (s[i + 2] == 0xA8 || s[i + 2] == 0xA9)) {
+                        it_buf_adds(out, s[i + 2] == 0xA8 ? "\\u2028" : "\\u2029");
+                        i += 3;
                 } else {
-                        it_buf_addch(out, (char)c);
+                        it_buf_add(out, s + i, l);
+                        i += l;
                 }
         }
         it_buf_addch(out, '"');
@@ -156,7 +201,7 @@ static void write_value(struct it_buf *out, const json_t *v, int indent, int dep
                                 it_buf_addch(out, ',');
                         first = false;
                         newline(out, indent, depth + 1);
-                        write_string(out, k, strlen(k));
+                        it_json_write_go_string(out, k, strlen(k));
                         it_buf_adds(out, ": ");
                         write_value(out, m, indent, depth + 1);
                 }
@@ -181,7 +226,7 @@ static void write_value(struct it_buf *out, const json_t *v, int indent, int dep
                 return;
         }
         case JSON_STRING:
-                write_string(out, json_string_value(v), json_string_length(v));
+                it_json_write_go_string(out, json_string_value(v), json_string_length(v));
                 return;
         case JSON_INTEGER:
                 it_buf_addf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));

@@ -111,11 +111,7 @@ int main(int argc, char **argv)
                         o.authfile = optarg;
                         break;
                 case OPT_TLS:
-                        if (!optarg || !strcmp(optarg, "true"))
-                                o.tls_flag = 1;
-                        else if (!strcmp(optarg, "false"))
-                                o.tls_flag = 0;
-                        else
+                        if (it_cli_bool(optarg, &o.tls_flag))
                                 return usage("--tls-verify takes true or false");
                         break;
                 case OPT_JSON:

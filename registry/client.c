@@ -119,16 +119,10 @@ void registry_client_free(struct it_registry *c)
         it_strv_free(&c->ca_files);
         free(c->client_cert);
         free(c->client_key);
-        if (c->creds) {
-                explicit_bzero(c->creds, strlen(c->creds));
-                free(c->creds);
-        }
+        it_secret_free(c->creds);
         free(c->realm);
         free(c->service);
-        if (c->token) {
-                explicit_bzero(c->token, strlen(c->token));
-                free(c->token);
-        }
+        it_secret_free(c->token);
         free(c->token_scope);
         if (c->curl)
                 curl_easy_cleanup(c->curl);
@@ -341,10 +335,7 @@ static int fetch_token(struct it_registry *c, const char *scope, bool force, it_
                 t = json_object_get(j, "access_token");
         if (!json_is_string(t) || !*json_string_value(t) || strpbrk(json_string_value(t), "\r\n"))
                 return it_error_set(err, IT_EIO, "GET %s: no token in the response", url);
-        if (c->token) {
-                explicit_bzero(c->token, strlen(c->token));
-                free(c->token);
-        }
+        it_secret_free(c->token);
         free(c->token_scope);
         c->token = xstrdup(json_string_value(t));
         c->token_scope = xstrdup(scope);
@@ -613,17 +604,9 @@ int registry_conn_get(struct it_registry *c, const char *scope, struct registry_
         return 0;
 }
 
-static void wipe_free(char *s)
-{
-        if (s) {
-                explicit_bzero(s, strlen(s));
-                free(s);
-        }
-}
-
 void registry_conn_release(struct registry_conn *conn)
 {
-        wipe_free(conn->auth_hdr);
+        it_secret_free(conn->auth_hdr);
         free(conn->scope);
         memset(conn, 0, sizeof *conn);
 }
@@ -638,7 +621,7 @@ int registry_conn_refresh(struct registry_conn *conn, it_error *err)
         int rc = fetch_token(c, conn->scope, true, err);
         if (rc)
                 return rc;
-        wipe_free(conn->auth_hdr);
+        it_secret_free(conn->auth_hdr);
         conn->auth_hdr = xasprintf("Authorization: Bearer %s", c->token);
         return 0;
 }

@@ -11,18 +11,10 @@
 #include "imgtrust/regconf.h"
 #include "imgtrust/xalloc.h"
 
-static void wipe_free(char *s)
-{
-        if (s) {
-                explicit_bzero(s, strlen(s));
-                free(s);
-        }
-}
-
 void endpoint_free(struct it_endpoint *ep)
 {
         free(ep->host);
-        wipe_free(ep->creds);
+        it_secret_free(ep->creds);
         free(ep->creds_from);
         for (char **p = ep->ca_files; p && *p; p++)
                 free(*p);

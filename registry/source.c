@@ -11,6 +11,7 @@
 
 #include "imgtrust/buf.h"
 #include "imgtrust/cleanup.h"
+#include "imgtrust/fs.h"
 #include "imgtrust/json.h"
 #include "imgtrust/manifest.h"
 #include "imgtrust/registry.h"
@@ -51,40 +52,6 @@ int source_openat(int root_fd, const char *rel, const char *what, int *fd, int64
         return 0;
 }
 
-/* Read exactly what fits in max+1 bytes so a growing file is still caught. */
-static int read_bounded(int fd, const char *what, size_t max, char **data, size_t *len,
-                        it_error *err)
-{
-        size_t cap = 4096, n = 0;
-        _cleanup_free_ char *buf = xmalloc(cap + 1);
-        for (;;) {
-                if (n == cap) {
-                        if (cap > max)
-                                return it_error_set(err, IT_EINPUT,
-                                                    "%s: too large (at most %zu bytes are read)",
-                                                    what, max);
-                        cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
-                        buf = xrealloc(buf, cap + 1);
-                }
-                ssize_t r = read(fd, buf + n, cap - n);
-                if (r < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return it_error_sys(err, IT_EIO, errno, "%s", what);
-                }
-                if (r == 0)
-                        break;
-                n += (size_t)r;
-        }
-        if (n > max)
-                return it_error_set(err, IT_EINPUT, "%s: too large (at most %zu bytes are read)",
-                                    what, max);
-        buf[n] = '\0';
-        *data = IT_STEAL(buf);
-        *len = n;
-        return 0;
-}
-
 int source_readat(int root_fd, const char *rel, const char *what, size_t max, char **data,
                   size_t *len, it_error *err)
 {
@@ -99,7 +66,7 @@ int source_readat(int root_fd, const char *rel, const char *what, size_t max, ch
                 return it_error_set(err, IT_EINPUT,
                                     "%s: too large (%lld bytes; at most %zu are read)", what,
                                     (long long)size, max);
-        return read_bounded(fd, what, max, data, len, err);
+        return it_fd_read(fd, what, max, data, len, err);
 }
 
 void source_add_blob(struct it_source *src, const struct it_digest *d, int64_t size,

@@ -203,13 +203,9 @@ static int cmd_sign(int argc, char **argv)
                         creds = optarg;
                         break;
                 case OPT_TLS:
-                        if (!optarg || !strcmp(optarg, "true"))
-                                tls_verify = true;
-                        else if (!strcmp(optarg, "false"))
-                                tls_verify = false;
-                        else
+                        if (it_cli_bool(optarg, &tls_flag))
                                 return usage_error("sign", "--tls-verify takes true or false");
-                        tls_flag = tls_verify;
+                        tls_verify = tls_flag;
                         break;
                 case OPT_PASS:
                         passfile = optarg;
@@ -363,17 +359,6 @@ static const char PUSH_HELP[] =
     "Exit codes: 0 pushed (and signed); 1 a signature could not be read back and verified\n"
     "(the image is pushed); 2 usage or bad input; 3 I/O or network error.\n";
 
-static int tls_flag(const char *arg, int *out)
-{
-        if (!arg || !strcmp(arg, "true"))
-                *out = 1;
-        else if (!strcmp(arg, "false"))
-                *out = 0;
-        else
-                return -1;
-        return 0;
-}
-
 struct push_args {
         struct it_strv keys;
         const char *ident, *passfile, *regd, *digestfile, *authfile, *regconf;
@@ -452,7 +437,7 @@ static int parse_push(int argc, char **argv, struct push_args *a)
                         a->dest.creds = optarg;
                         break;
                 case O_DTLS:
-                        if (tls_flag(optarg, &a->dest.tls_verify))
+                        if (it_cli_bool(optarg, &a->dest.tls_verify))
                                 return usage_error("push", "--dest-tls-verify takes true or false");
                         break;
                 case O_DCERT:
@@ -462,7 +447,7 @@ static int parse_push(int argc, char **argv, struct push_args *a)
                         a->src.creds = optarg;
                         break;
                 case O_STLS:
-                        if (tls_flag(optarg, &a->src.tls_verify))
+                        if (it_cli_bool(optarg, &a->src.tls_verify))
                                 return usage_error("push", "--src-tls-verify takes true or false");
                         break;
                 case O_SCERT:
@@ -478,7 +463,7 @@ static int parse_push(int argc, char **argv, struct push_args *a)
                         a->lookaside_creds = optarg;
                         break;
                 case O_LTLS:
-                        if (tls_flag(optarg, &a->lookaside_tls))
+                        if (it_cli_bool(optarg, &a->lookaside_tls))
                                 return usage_error("push",
                                                    "--lookaside-tls-verify takes true or false");
                         break;

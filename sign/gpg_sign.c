@@ -136,10 +136,7 @@ void it_gpg_signer_free(struct it_gpg_signer *s)
                 gpgme_key_unref(s->key);
         if (s->ctx)
                 gpgme_release(s->ctx);
-        if (s->passphrase) {
-                explicit_bzero(s->passphrase, strlen(s->passphrase));
-                free(s->passphrase);
-        }
+        it_secret_free(s->passphrase);
         free(s);
 }
 

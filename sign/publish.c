@@ -42,14 +42,6 @@ static char *url_host(const char *url)
         return xstrndup(p, strcspn(p, "/?#"));
 }
 
-static void wipe_freep(char **s)
-{
-        if (*s) {
-                explicit_bzero(*s, strlen(*s));
-                free(*s);
-        }
-}
-
 /* Where signatures go: the staging base, whether it is written by PUT, and the lookaside
  * credentials for it. */
 static int staging(const struct it_publish_opts *o, char **base, bool *put, char **userpwd,
@@ -83,7 +75,7 @@ static int staging(const struct it_publish_opts *o, char **base, bool *put, char
 int publish_check(const struct it_publish_opts *o, it_error *err)
 {
         _cleanup_free_ char *base = NULL;
-        __attribute__((cleanup(wipe_freep))) char *userpwd = NULL;
+        _cleanup_secret_ char *userpwd = NULL;
         bool put = false;
         return staging(o, &base, &put, &userpwd, err);
 }
@@ -93,7 +85,7 @@ int publish_signatures(const struct it_publish_opts *o, const struct it_digest *
 {
         memset(res, 0, sizeof *res);
         _cleanup_free_ char *base = NULL;
-        __attribute__((cleanup(wipe_freep))) char *userpwd = NULL;
+        _cleanup_secret_ char *userpwd = NULL;
         bool put = false;
         int rc = staging(o, &base, &put, &userpwd, err);
         if (rc)

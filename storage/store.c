@@ -143,38 +143,7 @@ static int read_at(int dirfd, const char *path, size_t max, const char *what, ch
         _cleanup_close_ int fd = st_openat(dirfd, path, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
         if (fd < 0)
                 return it_error_sys(err, IT_EIO, errno, "%s", what);
-        struct stat sb;
-        if (fstat(fd, &sb) != 0)
-                return it_error_sys(err, IT_EIO, errno, "%s", what);
-        if (!S_ISREG(sb.st_mode))
-                return it_error_set(err, IT_EINPUT, "%s: not a regular file", what);
-        if ((unsigned long long)sb.st_size > max)
-                return it_error_set(err, IT_EINPUT, "%s: too large (%lld bytes; at most %zu)", what,
-                                    (long long)sb.st_size, max);
-        size_t cap = (size_t)sb.st_size + 1, n = 0;
-        _cleanup_free_ char *buf = xmalloc(cap + 1);
-        for (;;) {
-                if (n == cap) {
-                        if (cap > max)
-                                return it_error_set(err, IT_EINPUT,
-                                                    "%s: too large (at most %zu bytes)", what, max);
-                        cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
-                        buf = xrealloc(buf, cap + 1);
-                }
-                ssize_t r = read(fd, buf + n, cap - n);
-                if (r < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return it_error_sys(err, IT_EIO, errno, "%s", what);
-                }
-                if (r == 0)
-                        break;
-                n += (size_t)r;
-        }
-        buf[n] = '\0';
-        *data = IT_STEAL(buf);
-        *len = n;
-        return 0;
+        return it_fd_read(fd, what, max, data, len, err);
 }
 
 static int rm_tree_at(int dfd, const char *name, const char *what, it_error *err);

@@ -234,13 +234,9 @@ static int cmd_policy(int argc, char **argv)
                         o.creds = optarg;
                         break;
                 case OPT_TLS:
-                        if (!optarg || !strcmp(optarg, "true"))
-                                o.tls_verify = true;
-                        else if (!strcmp(optarg, "false"))
-                                o.tls_verify = false;
-                        else
+                        if (it_cli_bool(optarg, &o.tls_flag))
                                 return policy_usage("--tls-verify takes true or false");
-                        o.tls_flag = o.tls_verify;
+                        o.tls_verify = o.tls_flag;
                         break;
                 case OPT_AUTH:
                         o.authfile = optarg;

@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "imgtrust/error.h"
@@ -23,7 +24,22 @@ static inline void it_fclosep(FILE **f)
                 fclose(*f);
 }
 
+/* Free a secret (password, token, "user:password") after overwriting it, so it does not linger in
+ * freed memory. NULL is fine. */
+static inline void it_secret_free(char *s)
+{
+        if (s) {
+                explicit_bzero(s, strlen(s));
+                free(s);
+        }
+}
+static inline void it_secret_freep(char **s)
+{
+        it_secret_free(*s);
+}
+
 #define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_secret_ _cleanup_(it_secret_freep)
 #define _cleanup_free_ _cleanup_(it_freep)
 #define _cleanup_close_ _cleanup_(it_closep)
 #define _cleanup_fclose_ _cleanup_(it_fclosep)

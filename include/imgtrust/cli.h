@@ -12,6 +12,10 @@ int it_cli_fail(const char *prog, const it_error *err);
 /* Print "PROG: CMD: MSG (see 'PROG CMD --help')" and return the usage exit code (2). */
 int it_cli_usage(const char *prog, const char *cmd, const char *msg);
 
+/* The value of a boolean option given as --NAME, --NAME=true or --NAME=false (arg NULL, "true"
+ * or "false"): 1 or 0 in *out; -1 for anything else. */
+int it_cli_bool(const char *arg, int *out);
+
 /* "PROG (imgtrust) VERSION" on stdout. */
 void it_cli_version(const char *prog);
 

@@ -13,6 +13,9 @@
  * unreadable one IT_EIO with errno kept in err->sys_errno. */
 int it_file_read(const char *path, size_t max, char **data, size_t *len, it_error *err);
 
+/* The same for an open descriptor (read from its current offset); `what` names it in messages. */
+int it_fd_read(int fd, const char *what, size_t max, char **data, size_t *len, it_error *err);
+
 /* Replace `path` with `data` atomically: a temporary file in the same directory, written, fsynced,
  * given the mode of the file it replaces (or `mode` for a new file), renamed over `path`, and the
  * directory fsynced. A symlink is followed: its target is replaced. On any failure `path` is

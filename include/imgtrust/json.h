@@ -25,6 +25,10 @@ void it_json_path_index(struct it_buf *path, size_t i);
 /* Serialise as Go's json.MarshalIndent does (what podman writes): `indent` spaces per level,
  * `<`, `>`, `&`, U+2028 and U+2029 escaped as \uXXXX, members in the order the object holds them,
  * no trailing newline. */
+/* One JSON string as Go's encoding/json writes it (json.Marshal: HTML escaping on, U+2028/9
+ * escaped, invalid UTF-8 as \ufffd), quotes included. */
+void it_json_write_go_string(struct it_buf *out, const char *s, size_t len);
+
 void it_json_write_go(struct it_buf *out, const json_t *v, int indent);
 
 /* Name of a JSON type for messages ("string", "array", ...). */
