@@ -514,6 +514,10 @@ static int check_ids(struct unpack *u, struct archive_entry *e, const char *q, i
                 u->st->max_gid_seen = (uint32_t)gid;
         if (!u->o->chown)
                 return 0;
+        if (uid > u->o->max_uid && u->o->idmap)
+                return userns_range_error(err, u->o->idmap, false, (uint32_t)uid, q);
+        if (gid > u->o->max_gid && u->o->idmap)
+                return userns_range_error(err, u->o->idmap, true, (uint32_t)gid, q);
         if (uid > u->o->max_uid)
                 return it_error_set(err, IT_EINPUT,
                                     "entry %s: uid %lld is above the highest mapped uid %u", q,

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -515,4 +516,100 @@ int userns_wait(pid_t pid, int *status, it_error *err)
                 return it_error_sys(err, IT_EIO, errno, "waiting for process %d", (int)pid);
         *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
         return 0;
+}
+
+void *userns_shared_alloc(size_t len)
+{
+        void *p =
+            mmap(NULL, len ? len : 1, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+                abort();
+        return p;
+}
+
+void userns_shared_free(void *p, size_t len)
+{
+        if (p)
+                munmap(p, len ? len : 1);
+}
+
+/* What the child leaves for the parent: the error flattened into text. */
+#define RUN_TEXT_MAX 16384
+struct run_shared {
+        int done; /* the child got as far as writing this */
+        int rc;
+        int sys_errno;
+        size_t ndetails;
+        char text[RUN_TEXT_MAX]; /* main line, then each detail, NUL-separated */
+};
+
+struct run_ctx {
+        int (*fn)(void *, it_error *);
+        void *arg;
+        struct run_shared *sh;
+};
+
+static int run_child(void *p)
+{
+        struct run_ctx *c = p;
+        it_error e = IT_ERROR_INIT;
+        int rc = c->fn(c->arg, &e);
+        struct run_shared *sh = c->sh;
+        sh->rc = rc;
+        if (rc != 0) {
+                _cleanup_free_ char *line = it_error_format(&e);
+                size_t off = 0;
+                const char *parts[1 + 64];
+                size_t np = 0;
+                parts[np++] = line ? line : "(no message)";
+                for (size_t i = 0; i < e.ndetails && np < 65; i++)
+                        parts[np++] = e.details[i];
+                for (size_t i = 0; i < np; i++) {
+                        size_t l = strlen(parts[i]);
+                        if (off + l + 1 > sizeof sh->text)
+                                break;
+                        memcpy(sh->text + off, parts[i], l + 1);
+                        off += l + 1;
+                        if (i > 0)
+                                sh->ndetails++;
+                }
+                sh->sys_errno = e.sys_errno;
+        }
+        it_error_clear(&e);
+        sh->done = 1;
+        return 0;
+}
+
+int userns_run(const struct it_idmap *map, unsigned flags, int (*fn)(void *arg, it_error *err),
+               void *arg, it_error *err)
+{
+        struct run_shared *sh = userns_shared_alloc(sizeof *sh);
+        struct run_ctx c = {fn, arg, sh};
+        pid_t pid;
+        int rc = userns_spawn_flags(map, flags, run_child, &c, &pid, err);
+        int status = 0;
+        if (rc == 0)
+                rc = userns_wait(pid, &status, err);
+        if (rc == 0 && !sh->done) {
+                if (status > 128)
+                        rc = it_error_set(err, IT_EIO, "user namespace helper %d killed by %s",
+                                          (int)pid, strsignal(status - 128));
+                else
+                        rc = it_error_set(err, IT_EIO,
+                                          "user namespace helper %d exited with status %d "
+                                          "without a result",
+                                          (int)pid, status);
+        } else if (rc == 0 && sh->rc != 0) {
+                rc = sh->rc;
+                sh->text[sizeof sh->text - 1] = '\0';
+                it_error_set(err, rc, "%s", sh->text);
+                err->sys_errno = sh->sys_errno;
+                const char *p = sh->text + strlen(sh->text) + 1;
+                for (size_t i = 0; i < sh->ndetails && p < sh->text + sizeof sh->text; i++) {
+                        it_error_detail(err, "%s", p);
+                        p += strlen(p) + 1;
+                }
+        }
+        userns_shared_free(sh, sizeof *sh);
+        return rc;
 }

@@ -18,6 +18,7 @@
 #include "imgtrust/digest.h"
 #include "imgtrust/error.h"
 #include "imgtrust/registry_write.h"
+#include "imgtrust/userns.h"
 
 /* Bounds against decompression bombs and hostile headers. Exceeding one fails with IT_EINPUT
  * naming the limit and the command-line flag that raises it. */
@@ -62,6 +63,10 @@ struct it_unpack_opts {
         /* With chown: highest ids the mapping can represent; an entry above fails at once with
          * IT_EINPUT naming the entry and the id. */
         uint32_t max_uid, max_gid;
+        /* With chown: the mapping max_uid/max_gid come from (may be NULL); an id above them is
+         * then reported by userns_range_error(), with the /etc/subuid line that fixes it.
+         * Borrowed. */
+        const struct it_idmap *idmap;
         /* Fuzzing only: do not require or compare the digests. */
         bool skip_digests;
 };

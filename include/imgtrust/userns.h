@@ -98,4 +98,17 @@ int userns_spawn_flags(const struct it_idmap *map, unsigned flags, int (*fn)(voi
 /* Wait for the child; *status gets its exit status, or 128 + signal when killed. */
 int userns_wait(pid_t pid, int *status, it_error *err);
 
+/* Run fn(arg, err) as root of a new user namespace (userns_spawn_flags) and wait for it: returns
+ * fn's return code, and fn's error in *err (its main line as one message, with its detail lines
+ * and errno). A child that dies without reporting (a signal) is IT_EIO naming the signal. fn runs
+ * in a forked child: results other than the error go back only through memory from
+ * userns_shared_alloc(). */
+int userns_run(const struct it_idmap *map, unsigned flags, int (*fn)(void *arg, it_error *err),
+               void *arg, it_error *err);
+
+/* Zeroed memory shared with children forked later (mmap MAP_SHARED|MAP_ANONYMOUS); aborts when
+ * out of memory. userns_shared_free() releases it. */
+void *userns_shared_alloc(size_t len);
+void userns_shared_free(void *p, size_t len);
+
 #endif
