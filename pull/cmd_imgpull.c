@@ -1,5 +1,7 @@
 /* imgpull: pull an image from a registry into the store, after policy.json accepted it. */
+#include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 #include "imgtrust/cli.h"
 #include "imgtrust/json.h"
 #include "imgtrust/pull.h"
+#include "imgtrust/unpack.h"
 
 static const char PROG[] = "imgpull";
 
@@ -23,9 +26,12 @@ static const char USAGE[] =
     "unpacked and committed together, and the image is recorded under REF (tag default latest).\n"
     "The last line printed is the image ID, sha256:<config digest>.\n"
     "\n"
-    "Limitation (first cut): no user namespace yet. As root the files get the owners in the\n"
-    "layers; as any other user every file is owned by the caller (the layers' owners are\n"
-    "ignored), and whiteouts need Linux 5.8 or later (unprivileged mknod of 0/0).\n"
+    "Each layer streams from the registry into its directory in one pass, both digests checked\n"
+    "on the way; it becomes visible only when complete. Owners: as root, the layers' own; as a\n"
+    "user with a range in /etc/subuid and /etc/subgid, the layers are unpacked in a user\n"
+    "namespace with podman's mapping (0 -> you, 1..N -> the range), and an ID beyond the range\n"
+    "stops the pull at once with the /etc/subuid line that fixes it; as a user without a range,\n"
+    "every file is owned by you (a warning says so).\n"
     "\n"
     "Options:\n"
     "  --policy FILE               policy.json (default: as imgtrust)\n"
@@ -40,6 +46,11 @@ static const char USAGE[] =
     "  --tls-verify=false          do not verify TLS; try HTTPS, then plain HTTP (default: as\n"
     "                              registries.conf says for the registry)\n"
     "  --json                      print one JSON object {id, digest, name, layers}\n"
+    "  --max-layer-bytes N         refuse a layer whose tar stream exceeds N bytes (64 GiB)\n"
+    "  --max-layer-entries N       refuse a layer with more than N entries (500000)\n"
+    "  --max-layer-name N          refuse a path or link target longer than N bytes (4096)\n"
+    "  --max-layer-ratio N         refuse a layer expanding more than N:1 once past 1 GiB\n"
+    "                              (100; 0 turns the check off)\n"
     "  -h, --help                  show this help\n"
     "  --version                   show the version\n"
     "\n"
@@ -49,6 +60,18 @@ static int usage(const char *msg)
 {
         fprintf(stderr, "%s: %s (see '%s --help')\n", PROG, msg, PROG);
         return IT_EXIT_INPUT;
+}
+
+/* A whole decimal number in [lo, hi]; 0, or -1 when it is not one. */
+static int number(const char *s, long long lo, long long hi, long long *out)
+{
+        char *end = NULL;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (!*s || *end || errno || v < lo || v > hi)
+                return -1;
+        *out = v;
+        return 0;
 }
 
 int main(int argc, char **argv)
@@ -63,21 +86,34 @@ int main(int argc, char **argv)
                 OPT_AUTH,
                 OPT_TLS,
                 OPT_JSON,
+                OPT_MAX_BYTES,
+                OPT_MAX_ENTRIES,
+                OPT_MAX_NAME,
+                OPT_MAX_RATIO,
                 OPT_VERSION
         };
-        static const struct option lo[] = {{"policy", required_argument, NULL, OPT_POLICY},
-                                           {"registries.d", required_argument, NULL, OPT_REGD},
-                                           {"platform", required_argument, NULL, OPT_PLATFORM},
-                                           {"root", required_argument, NULL, OPT_ROOT},
-                                           {"jobs", required_argument, NULL, OPT_JOBS},
-                                           {"creds", required_argument, NULL, OPT_CREDS},
-                                           {"authfile", required_argument, NULL, OPT_AUTH},
-                                           {"tls-verify", optional_argument, NULL, OPT_TLS},
-                                           {"json", no_argument, NULL, OPT_JSON},
-                                           {"help", no_argument, NULL, 'h'},
-                                           {"version", no_argument, NULL, OPT_VERSION},
-                                           {NULL, 0, NULL, 0}};
+        static const struct option lo[] = {
+            {"policy", required_argument, NULL, OPT_POLICY},
+            {"registries.d", required_argument, NULL, OPT_REGD},
+            {"platform", required_argument, NULL, OPT_PLATFORM},
+            {"root", required_argument, NULL, OPT_ROOT},
+            {"jobs", required_argument, NULL, OPT_JOBS},
+            {"creds", required_argument, NULL, OPT_CREDS},
+            {"authfile", required_argument, NULL, OPT_AUTH},
+            {"tls-verify", optional_argument, NULL, OPT_TLS},
+            {"json", no_argument, NULL, OPT_JSON},
+            {"max-layer-bytes", required_argument, NULL, OPT_MAX_BYTES},
+            {"max-layer-entries", required_argument, NULL, OPT_MAX_ENTRIES},
+            {"max-layer-name", required_argument, NULL, OPT_MAX_NAME},
+            {"max-layer-ratio", required_argument, NULL, OPT_MAX_RATIO},
+            {"help", no_argument, NULL, 'h'},
+            {"version", no_argument, NULL, OPT_VERSION},
+            {NULL, 0, NULL, 0}};
         struct it_pull_opts o = {.tls_flag = -1};
+        struct it_unpack_limits limits;
+        unpack_limits_default(&limits);
+        o.limits = &limits;
+        long long n;
         const char *platform = NULL;
         bool json = false;
         int c;
@@ -96,14 +132,11 @@ int main(int argc, char **argv)
                 case OPT_ROOT:
                         o.root = optarg;
                         break;
-                case OPT_JOBS: {
-                        char *end = NULL;
-                        long n = strtol(optarg, &end, 10);
-                        if (!*optarg || *end || n < 1 || n > 64)
+                case OPT_JOBS:
+                        if (number(optarg, 1, 64, &n))
                                 return usage("--jobs takes a number from 1 to 64");
                         o.jobs = (int)n;
                         break;
-                }
                 case OPT_CREDS:
                         o.creds = optarg;
                         break;
@@ -116,6 +149,26 @@ int main(int argc, char **argv)
                         break;
                 case OPT_JSON:
                         json = true;
+                        break;
+                case OPT_MAX_BYTES:
+                        if (number(optarg, 1, INT64_MAX, &n))
+                                return usage("--max-layer-bytes takes a positive number");
+                        limits.max_bytes = n;
+                        break;
+                case OPT_MAX_ENTRIES:
+                        if (number(optarg, 1, INT64_MAX, &n))
+                                return usage("--max-layer-entries takes a positive number");
+                        limits.max_entries = n;
+                        break;
+                case OPT_MAX_NAME:
+                        if (number(optarg, 1, 1 << 20, &n))
+                                return usage("--max-layer-name takes a number from 1 to 1048576");
+                        limits.max_name = (size_t)n;
+                        break;
+                case OPT_MAX_RATIO:
+                        if (number(optarg, 0, INT64_MAX, &n))
+                                return usage("--max-layer-ratio takes a number (0: no check)");
+                        limits.max_ratio = n;
                         break;
                 case 'h':
                         fputs(USAGE, stdout);
@@ -139,7 +192,10 @@ int main(int argc, char **argv)
         o.variant = variant;
 
         struct it_pull_result res = IT_PULL_RESULT_INIT;
-        if (pull_image(&o, argv[optind], &res, &err) != 0) {
+        int rc = pull_image(&o, argv[optind], &res, &err);
+        if (res.warning)
+                fprintf(stderr, "%s: warning: %s\n", PROG, res.warning);
+        if (rc != 0) {
                 pull_result_free(&res);
                 return it_cli_fail(PROG, &err);
         }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@
 #include "imgtrust/sigcheck.h"
 #include "imgtrust/store.h"
 #include "imgtrust/unpack.h"
+#include "imgtrust/userns.h"
 #include "imgtrust/xalloc.h"
 
 void pull_result_free(struct it_pull_result *r)
@@ -34,6 +36,7 @@ void pull_result_free(struct it_pull_result *r)
         if (!r)
                 return;
         free(r->name);
+        free(r->warning);
         it_strv_free(&r->layers);
         *r = (struct it_pull_result)IT_PULL_RESULT_INIT;
 }
@@ -212,57 +215,45 @@ static int buf_sink(void *ctx, const void *data, size_t len, it_error *err)
         return 0;
 }
 
-struct fd_ctx {
-        int fd;
-        const char *what;
-};
-
-static int fd_sink(void *ctx, const void *data, size_t len, it_error *err)
+/* The unpacker's side of a layer stream: reads the socket the download writes into. */
+static int sock_source(void *ctx, void *buf, size_t cap, size_t *got, it_error *err)
 {
-        struct fd_ctx *f = ctx;
-        const char *p = data;
-        while (len > 0) {
-                ssize_t w = write(f->fd, p, len);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w < 0)
-                        return it_error_sys(err, IT_EIO, errno, "temporary file for %s", f->what);
-                p += w;
-                len -= (size_t)w;
-        }
-        return 0;
-}
-
-static int fd_source(void *ctx, void *buf, size_t cap, size_t *got, it_error *err)
-{
-        struct fd_ctx *f = ctx;
+        int fd = *(int *)ctx;
         for (;;) {
-                ssize_t r = read(f->fd, buf, cap);
+                ssize_t r = read(fd, buf, cap);
                 if (r < 0 && errno == EINTR)
                         continue;
                 if (r < 0)
-                        return it_error_sys(err, IT_EIO, errno, "temporary file for %s", f->what);
+                        return it_error_sys(err, IT_EIO, errno, "layer stream");
                 *got = (size_t)r;
                 return 0;
         }
 }
 
-/* An unnamed file on the store's file system (no space taken elsewhere, gone on any exit). */
-static int temp_file(struct it_store *st, it_error *err)
+struct stream {
+        int wfd;
+        bool reader_gone; /* the unpacker stopped reading (it failed) */
+};
+
+/* send(MSG_NOSIGNAL): an unpacker that gave up is EPIPE here, not a SIGPIPE for the process. */
+static int sock_sink(void *ctx, const void *data, size_t len, it_error *err)
 {
-        int fd = openat(store_root_fd(st), ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-        if (fd >= 0)
-                return fd;
-        if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
-                return it_error_sys(err, IT_EIO, errno, "%s: temporary file", store_root_path(st));
-        FILE *f = tmpfile();
-        if (!f)
-                return it_error_sys(err, IT_EIO, errno, "temporary file");
-        fd = dup(fileno(f));
-        fclose(f);
-        if (fd < 0)
-                return it_error_sys(err, IT_EIO, errno, "temporary file");
-        return fd;
+        struct stream *s = ctx;
+        const char *p = data;
+        while (len > 0) {
+                ssize_t w = send(s->wfd, p, len, MSG_NOSIGNAL);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+                        s->reader_gone = true;
+                        return it_error_set(err, IT_EIO, "the unpacker stopped reading");
+                }
+                if (w < 0)
+                        return it_error_sys(err, IT_EIO, errno, "layer stream");
+                p += w;
+                len -= (size_t)w;
+        }
+        return 0;
 }
 
 struct pool {
@@ -270,6 +261,8 @@ struct pool {
         const char *repo;
         struct image *im;
         bool chown;
+        const struct it_idmap *map; /* with chown in a user namespace, else NULL */
+        const struct it_unpack_limits *limits;
         pthread_mutex_t lock; /* next, err, store transaction calls */
         size_t next;
         bool failed;
@@ -277,32 +270,105 @@ struct pool {
         int rc;
 };
 
-static int fetch_layer(struct pool *p, struct it_registry *c, struct layer *l, it_error *err)
+struct unpacker {
+        int rfd;
+        int diff_fd;
+        struct it_unpack_opts uo;
+        struct it_unpack_stats *stats;
+        int rc;
+        it_error err;
+};
+
+static void *unpack_main(void *arg)
 {
-        _cleanup_close_ int fd = temp_file(p->st, err);
-        if (fd < 0)
-                return fd;
-        struct fd_ctx f = {fd, l->digest_s};
-        int rc = registry_blob_get(c, p->repo, l->digest_s, fd_sink, &f, l->size, err);
-        if (rc != 0)
-                return it_error_wrap(err, "layer %s", l->digest_s);
-        if (lseek(fd, 0, SEEK_SET) != 0)
-                return it_error_sys(err, IT_EIO, errno, "temporary file for %s", l->digest_s);
+        struct unpacker *u = arg;
+        u->rc = unpack_layer(u->diff_fd, sock_source, &u->rfd, &u->uo, u->stats, &u->err);
+        /* A failed unpack stops reading: the download then ends with EPIPE at once. */
+        close(u->rfd);
+        u->rfd = -1;
+        return NULL;
+}
+
+/* One attempt: download into a socket pair, the unpacker on the other end in its own thread, so
+ * the layer goes from the network to its directory in one pass with no copy on disk. *retry is
+ * set when the download (not the layer) failed after bytes were handed out. */
+static int stream_layer(struct pool *p, struct it_registry *c, struct layer *l, bool *retry,
+                        it_error *err)
+{
+        *retry = false;
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+                return it_error_sys(err, IT_EIO, errno, "layer %s: socket pair", l->digest_s);
+        /* Bigger buffers let the download run ahead of small-file bursts in the unpacker. */
+        int sz = 1 << 20;
+        (void)setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+        (void)setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+
         int diff_fd = -1;
         pthread_mutex_lock(&p->lock);
-        rc = store_layer_begin(p->st, l->chain_id, &diff_fd, &l->tx, err);
+        int rc = store_layer_begin(p->st, l->chain_id, &diff_fd, &l->tx, err);
         pthread_mutex_unlock(&p->lock);
-        if (rc != 0)
+        if (rc != 0) {
+                close(sv[0]);
+                close(sv[1]);
                 return rc;
-        struct it_unpack_opts uo;
-        unpack_opts_init(&uo, l->media_type);
-        uo.compressed = &l->digest;
-        uo.diff_id = &l->diff_id;
-        uo.chown = p->chown;
-        rc = unpack_layer(diff_fd, fd_source, &f, &uo, &l->stats, err);
-        if (rc != 0)
+        }
+        struct unpacker u = {
+            .rfd = sv[0], .diff_fd = diff_fd, .stats = &l->stats, .err = IT_ERROR_INIT};
+        unpack_opts_init(&u.uo, l->media_type);
+        u.uo.compressed = &l->digest;
+        u.uo.diff_id = &l->diff_id;
+        u.uo.chown = p->chown;
+        if (p->limits)
+                u.uo.limits = *p->limits;
+        if (p->map) {
+                uint64_t su = userns_idmap_span(p->map, false),
+                         sg = userns_idmap_span(p->map, true);
+                u.uo.max_uid = su ? (uint32_t)(su - 1) : 0;
+                u.uo.max_gid = sg ? (uint32_t)(sg - 1) : 0;
+                u.uo.idmap = p->map;
+        }
+        pthread_t t;
+        int e = pthread_create(&t, NULL, unpack_main, &u);
+        if (e != 0) {
+                close(sv[0]);
+                close(sv[1]);
+                return it_error_sys(err, IT_EIO, e, "layer %s: starting the unpacker", l->digest_s);
+        }
+        struct stream s = {.wfd = sv[1]};
+        _cleanup_error_ it_error derr = IT_ERROR_INIT;
+        int drc = registry_blob_get(c, p->repo, l->digest_s, sock_sink, &s, l->size, &derr);
+        close(sv[1]);
+        pthread_join(t, NULL);
+        if (u.rc != 0 && (drc == 0 || s.reader_gone)) {
+                /* The layer itself is wrong (or the unpacker could not write): its account. */
+                it_error_move(err, &u.err);
                 return it_error_wrap(err, "layer %s", l->digest_s);
+        }
+        it_error_clear(&u.err);
+        if (drc != 0) {
+                *retry = drc == IT_EIO;
+                it_error_move(err, &derr);
+                return it_error_wrap(err, "layer %s", l->digest_s);
+        }
         return 0;
+}
+
+/* A download that breaks off is tried once more from the start, into a fresh transaction. */
+static int fetch_layer(struct pool *p, struct it_registry *c, struct layer *l, it_error *err)
+{
+        bool retry = false;
+        int rc = stream_layer(p, c, l, &retry, err);
+        if (rc != 0 && retry) {
+                pthread_mutex_lock(&p->lock);
+                store_layer_abort(l->tx);
+                l->tx = NULL;
+                pthread_mutex_unlock(&p->lock);
+                memset(&l->stats, 0, sizeof l->stats);
+                it_error_clear(err);
+                rc = stream_layer(p, c, l, &retry, err);
+        }
+        return rc;
 }
 
 struct worker {
@@ -344,12 +410,25 @@ static int default_jobs(void)
         return n < 1 ? 1 : n > 64 ? 64 : (int)n;
 }
 
-static int fetch_layers(struct it_store *st, const struct it_endpoint *ep,
+/* How files get their owners: as root the tar's IDs; in the user's namespace the tar's IDs
+ * within the mapping; without a subordinate range, the caller owns everything. */
+struct owners {
+        bool chown;
+        const struct it_idmap *map; /* the namespace's mapping, or NULL */
+};
+
+static int fetch_layers(struct it_store *st, const struct owners *ow,
+                        const struct it_unpack_limits *limits, const struct it_endpoint *ep,
                         const struct it_registry *first, const char *repo, struct image *im,
                         size_t missing, int jobs, it_error *err)
 {
-        struct pool p = {
-            .st = st, .repo = repo, .im = im, .chown = geteuid() == 0, .err = IT_ERROR_INIT};
+        struct pool p = {.st = st,
+                         .repo = repo,
+                         .im = im,
+                         .chown = ow->chown,
+                         .map = ow->map,
+                         .limits = limits,
+                         .err = IT_ERROR_INIT};
         size_t nw = jobs <= 0 ? (size_t)default_jobs() : (size_t)jobs;
         if (nw > missing)
                 nw = missing;
@@ -389,7 +468,7 @@ static int fetch_layers(struct it_store *st, const struct it_endpoint *ep,
         return rc;
 }
 
-static int commit_layers(struct image *im, struct it_pull_result *res, it_error *err)
+static int commit_layers(struct image *im, size_t *fetched, int64_t *fetched_bytes, it_error *err)
 {
         for (size_t i = 0; i < im->n; i++) {
                 struct layer *l = &im->layers[i];
@@ -407,8 +486,8 @@ static int commit_layers(struct image *im, struct it_pull_result *res, it_error 
                 int rc = store_layer_commit(tx, &meta, err);
                 if (rc != 0)
                         return it_error_wrap(err, "layer %s", l->digest_s);
-                res->fetched++;
-                res->fetched_bytes += l->stats.compressed_bytes;
+                (*fetched)++;
+                *fetched_bytes += l->stats.compressed_bytes;
         }
         return 0;
 }
@@ -449,10 +528,18 @@ static int admit(const struct it_pull_opts *o, const char *refstr, struct it_adm
         return rc;
 }
 
-static int store_layers(const struct it_pull_opts *o, const struct it_admit_result *ar,
-                        struct image *im, const struct it_buf *config, const struct it_endpoint *ep,
-                        const struct it_registry *first, struct it_store *st,
-                        struct it_pull_result *res, it_error *err)
+/* What the store phase reports; in a user namespace it lives in shared memory. */
+struct store_out {
+        char id[IT_DIGEST_STR_MAX];
+        size_t fetched, present;
+        int64_t fetched_bytes;
+};
+
+static int store_layers(const struct it_pull_opts *o, const struct owners *ow,
+                        const struct it_admit_result *ar, struct image *im,
+                        const struct it_buf *config, const struct it_endpoint *ep,
+                        const struct it_registry *first, const char *name, struct it_store *st,
+                        struct store_out *out, it_error *err)
 {
         int rc;
         if ((rc = store_lock(st, false, err)) != 0 || (rc = store_recover(st, NULL, err)) != 0)
@@ -461,29 +548,59 @@ static int store_layers(const struct it_pull_opts *o, const struct it_admit_resu
         for (size_t i = 0; i < im->n; i++) {
                 im->layers[i].present = store_layer_exists(st, im->layers[i].chain_id);
                 if (im->layers[i].present)
-                        res->present++;
+                        out->present++;
                 else
                         missing++;
         }
         if (missing > 0) {
-                rc = fetch_layers(st, ep, first, ar->ref.path, im, missing, o->jobs, err);
+                rc = fetch_layers(st, ow, o->limits, ep, first, ar->ref.path, im, missing, o->jobs,
+                                  err);
                 if (rc == 0)
-                        rc = commit_layers(im, res, err);
+                        rc = commit_layers(im, &out->fetched, &out->fetched_bytes, err);
                 if (rc != 0)
                         return rc;
         }
         const char **chain = xcalloc(im->n ? im->n : 1, sizeof *chain);
-        for (size_t i = 0; i < im->n; i++) {
+        for (size_t i = 0; i < im->n; i++)
                 chain[i] = im->layers[i].chain_id;
-                it_strv_push(&res->layers, im->layers[i].chain_id);
-        }
-        const char *names[1] = {res->name};
+        const char *names[1] = {name};
         char hex[IT_DIGEST_HEX_MAX + 1];
         rc = store_image_put(st, ar->manifest.data, ar->manifest.len, config->data, config->len,
                              names, 1, chain, im->n, hex, err);
         free(chain);
         if (rc == 0)
-                snprintf(res->id, sizeof res->id, "sha256:%s", hex);
+                snprintf(out->id, sizeof out->id, "sha256:%s", hex);
+        return rc;
+}
+
+struct store_phase {
+        const struct it_pull_opts *o;
+        struct owners ow;
+        const struct it_admit_result *ar;
+        struct image *im;
+        const struct it_buf *config;
+        const struct it_endpoint *ep;
+        const struct it_registry *first;
+        const char *name;
+        const char *root;
+        struct store_out *out;
+};
+
+static int store_phase_run(void *arg, it_error *err)
+{
+        struct store_phase *sp = arg;
+        struct it_store *st = NULL;
+        int rc = store_open(sp->root, &st, err);
+        if (rc != 0)
+                return rc;
+        rc = store_layers(sp->o, &sp->ow, sp->ar, sp->im, sp->config, sp->ep, sp->first, sp->name,
+                          st, sp->out, err);
+        /* A failed pull commits nothing: drop every transaction while the store is open. */
+        for (size_t i = 0; i < sp->im->n; i++) {
+                store_layer_abort(sp->im->layers[i].tx);
+                sp->im->layers[i].tx = NULL;
+        }
+        store_close(st);
         return rc;
 }
 
@@ -492,17 +609,65 @@ static int pull_into_store(const struct it_pull_opts *o, const struct it_admit_r
                            const struct it_endpoint *ep, const struct it_registry *first,
                            struct it_pull_result *res, it_error *err)
 {
-        struct it_store *st = NULL;
-        int rc = store_open(o->root, &st, err);
-        if (rc != 0)
-                return rc;
-        rc = store_layers(o, ar, im, config, ep, first, st, res, err);
-        /* A failed pull commits nothing: drop every transaction while the store is open. */
-        for (size_t i = 0; i < im->n; i++) {
-                store_layer_abort(im->layers[i].tx);
-                im->layers[i].tx = NULL;
+        struct store_phase sp = {.o = o,
+                                 .ar = ar,
+                                 .im = im,
+                                 .config = config,
+                                 .ep = ep,
+                                 .first = first,
+                                 .name = res->name};
+        struct it_idmap map;
+        int rc;
+        /* Chosen out here: inside the namespace everyone is root, whose default differs. */
+        _cleanup_free_ char *root = o->root ? xstrdup(o->root) : store_default_root();
+        if (!root)
+                return it_error_set(err, IT_EINPUT,
+                                    "no store: neither XDG_DATA_HOME nor HOME is set; give --root");
+        sp.root = root;
+        if (geteuid() == 0) {
+                sp.ow.chown = true;
+        } else {
+                rc = userns_idmap_for_user(o->subuid, o->subgid, getuid(), &map, err);
+                if (rc != 0)
+                        return rc;
+                if (map.single_id) {
+                        const char *u = map.user[0] ? map.user : "this user";
+                        free(res->warning);
+                        res->warning = xasprintf(
+                            "no subordinate uid/gid range for %s in %s and %s: every file is "
+                            "stored as owned by %s, whatever the image says (podman's layout "
+                            "needs a line such as \"%s:100000:65536\" in both files)",
+                            u, o->subuid ? o->subuid : "/etc/subuid",
+                            o->subgid ? o->subgid : "/etc/subgid", u, u);
+                } else {
+                        sp.ow.chown = true;
+                        sp.ow.map = &map;
+                }
         }
-        store_close(st);
+        struct store_out *out;
+        if (sp.ow.map) {
+                /* The namespace child reports through shared memory; its threads start there,
+                 * after the fork, so none of ours is copied half-way through a lock. */
+                out = userns_shared_alloc(sizeof *out);
+                sp.out = out;
+                rc = userns_run(&map, 0, store_phase_run, &sp, err);
+        } else {
+                out = xcalloc(1, sizeof *out);
+                sp.out = out;
+                rc = store_phase_run(&sp, err);
+        }
+        if (rc == 0) {
+                snprintf(res->id, sizeof res->id, "%s", out->id);
+                res->fetched = out->fetched;
+                res->present = out->present;
+                res->fetched_bytes = out->fetched_bytes;
+                for (size_t i = 0; i < im->n; i++)
+                        it_strv_push(&res->layers, im->layers[i].chain_id);
+        }
+        if (sp.ow.map)
+                userns_shared_free(out, sizeof *out);
+        else
+                free(out);
         return rc;
 }
 

@@ -515,9 +515,11 @@ static int check_ids(struct unpack *u, struct archive_entry *e, const char *q, i
         if (!u->o->chown)
                 return 0;
         if (uid > u->o->max_uid && u->o->idmap)
-                return userns_range_error(err, u->o->idmap, false, (uint32_t)uid, q);
+                return userns_range_error(err, u->o->idmap, false, (uint32_t)uid,
+                                          archive_entry_pathname(e));
         if (gid > u->o->max_gid && u->o->idmap)
-                return userns_range_error(err, u->o->idmap, true, (uint32_t)gid, q);
+                return userns_range_error(err, u->o->idmap, true, (uint32_t)gid,
+                                          archive_entry_pathname(e));
         if (uid > u->o->max_uid)
                 return it_error_set(err, IT_EINPUT,
                                     "entry %s: uid %lld is above the highest mapped uid %u", q,

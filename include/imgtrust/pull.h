@@ -3,8 +3,12 @@
  * then the missing layers in parallel, each unpacked into a store transaction, and the image
  * record.
  *
- * First cut: no user namespace. Root applies the tar's owners; anyone else gets every file owned
- * by themselves (unpack chown false); whiteouts (0/0 character devices) then need Linux >= 5.8.
+ * Owners (runtime-storage.md §3): root applies the tar's IDs. A user with a subordinate range in
+ * /etc/subuid and /etc/subgid unpacks in a user namespace with podman's mapping (userns_run), so
+ * the tar's IDs land on the subordinate host IDs; an ID the mapping lacks stops the layer at its
+ * entry with the /etc/subuid line that fixes it. A user without a range gets every file owned by
+ * themselves and a warning in the result (whiteouts, 0/0 character devices, then need
+ * Linux >= 5.8).
  */
 #ifndef IMGTRUST_PULL_H
 #define IMGTRUST_PULL_H
@@ -16,6 +20,7 @@
 #include "imgtrust/digest.h"
 #include "imgtrust/error.h"
 #include "imgtrust/strv.h"
+#include "imgtrust/unpack.h"
 
 /* A config blob larger than this is refused (containers/image allows 4 MiB for manifests; configs
  * with long histories are larger, but not by orders of magnitude). */
@@ -33,6 +38,10 @@ struct it_pull_opts {
         /* Platform for a manifest list; NULL: linux, the host's architecture, any variant. */
         const char *os, *arch, *variant;
         int jobs; /* parallel layer downloads; <= 0: the number of online CPUs */
+        /* Subordinate ID files; NULL: /etc/subuid, /etc/subgid (tests point elsewhere). */
+        const char *subuid, *subgid;
+        /* Layer limits; NULL: unpack_limits_default(). Borrowed. */
+        const struct it_unpack_limits *limits;
 };
 
 struct it_pull_result {
@@ -43,11 +52,12 @@ struct it_pull_result {
         size_t fetched;                 /* layers downloaded and unpacked */
         size_t present;                 /* layers already in the store */
         int64_t fetched_bytes;          /* compressed bytes downloaded */
+        char *warning;                  /* something the user should know (allocated), or NULL */
 };
 
 #define IT_PULL_RESULT_INIT                                                                        \
         {                                                                                          \
-                .name = NULL                                                                       \
+                .name = NULL, .warning = NULL                                                      \
         }
 
 void pull_result_free(struct it_pull_result *r);
@@ -58,10 +68,10 @@ int pull_parse_platform(const char *s, char **os, char **arch, char **variant, i
 
 /* Pull refstr ("docker://REF"; the tag defaults to latest). Returns 0, IT_EREJECTED (policy or
  * signatures; nothing written, the store is not even opened), IT_EINPUT, IT_EUNSUPPORTED or
- * IT_EIO. Layers are downloaded to unnamed temporary files in the store's root (O_TMPFILE), each
- * digest-checked by the registry client, then unpacked into a store transaction; the transactions
+ * IT_EIO. Each layer streams from the registry into the unpacker (no copy on disk), both digests
+ * checked on the way; a download that breaks off is retried once from the start; the transactions
  * are committed only when every layer succeeded, so a failed pull commits no layer. *res is
- * filled on success. */
+ * filled on success (warning possibly also on failure). */
 int pull_image(const struct it_pull_opts *o, const char *refstr, struct it_pull_result *res,
                it_error *err);
 

@@ -22,6 +22,7 @@ load ../lib/common
 load ../lib/services
 load ../lib/gpg
 load ../lib/push
+load ../lib/users
 
 setup_file() {
 	need_imgtrust
@@ -65,6 +66,8 @@ setup_file() {
 	{ read -r _ && read -r IDX_AMD && read -r IDX_ARM; } < <(make_oci_gzip_index "$IDX" v1 "pull index")
 	make_oci_gzip_layout "$BAD" v1 "the image whose layer gets corrupted" >/dev/null
 	make_whiteout_layout "$WH" || return 1
+	make_owner_layout "$FT/own" 1000 || return 1
+	make_owner_layout "$FT/own-big" 70000 || return 1
 
 	PUSH_RD="$RD" publish "oci:$OCI:v1" pull/signed:v1 --sign-by "$FPR_A" || return 1
 	PUSH_RD="$RD" publish "oci:$OCI:v1" pull/other:v1 --sign-by "$FPR_B" || return 1
@@ -72,6 +75,8 @@ setup_file() {
 	PUSH_RD="$RD" publish "oci:$IDX:v1" pull/index:v1 --sign-by "$FPR_A" || return 1
 	PUSH_RD="$RD" publish "oci:$WH:v1" pull/whiteout:v1 --sign-by "$FPR_A" || return 1
 	PUSH_RD="$RD" publish "oci:$BAD:v1" pull/corrupt:v1 --sign-by "$FPR_A" || return 1
+	PUSH_RD="$RD" publish "oci:$FT/own:v1" pull/owners:v1 --sign-by "$FPR_A" || return 1
+	PUSH_RD="$RD" publish "oci:$FT/own-big:v1" pull/owners-big:v1 --sign-by "$FPR_A" || return 1
 }
 
 teardown_file() {
@@ -136,6 +141,33 @@ make_whiteout_layout() {
 }
 
 # ipull ARGS...: `run --separate-stderr imgpull --registries.d $RD --tls-verify=false --root $S ARGS`.
+# make_owner_layout DIR ID: an OCI layout (tag v1) of one gzip layer: root.txt (0:0), id.txt and
+# dir/ (ID:ID), www.txt (33:33), a whiteout .wh.none.
+make_owner_layout() {
+	local dir="$1" id="$2" w="$FT/own-work-$2" l ls d c cs m ms
+	mkdir -p "$w/r" "$dir/blobs/sha256"
+	printf 'root\n' >"$w/r/root.txt"
+	printf 'id\n' >"$w/r/id.txt"
+	printf 'www\n' >"$w/r/www.txt"
+	(
+		cd "$w/r" || exit 1
+		tar --mtime=@0 --numeric-owner --owner=0 --group=0 -cf ../l.tar root.txt
+		tar --mtime=@0 --numeric-owner --owner="$id" --group="$id" -rf ../l.tar id.txt
+		tar --mtime=@0 --numeric-owner --owner=33 --group=33 -rf ../l.tar www.txt
+	) || return 1
+	d=$(sha256sum "$w/l.tar" | cut -d' ' -f1)
+	gzip -n -c "$w/l.tar" >"$w/l.tar.gz"
+	read -r l ls < <(_oci_gz_blob "$dir" "$w/l.tar.gz")
+	printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' "$d" >"$w/config.json"
+	read -r c cs < <(_oci_gz_blob "$dir" "$w/config.json")
+	printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"%s","size":%s}]}' \
+		"$c" "$cs" "$l" "$ls" >"$w/manifest.json"
+	read -r m ms < <(_oci_gz_blob "$dir" "$w/manifest.json")
+	printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"v1"}}]}' \
+		"$m" "$ms" >"$dir/index.json"
+	printf '{"imageLayoutVersion":"1.0.0"}' >"$dir/oci-layout"
+}
+
 ipull() {
 	run --separate-stderr "$IMGPULL" --registries.d "$RD" --tls-verify=false --root "$S" "$@"
 }
@@ -271,6 +303,7 @@ diff_dir() {
 		"docker://$REGISTRY/pull/signed:v1"
 	assert_status 0
 	assert_eq "${lines[-1]}" "$(config_of "$OCI" "$OCI_DIGEST")" "image ID"
+	assert_contains "$stderr" "imgpull: warning: no subordinate uid/gid range for nobody in /etc/subuid and /etc/subgid: every file is stored as owned by nobody" warning
 	S="$u/data/imgtrust/storage"
 	l1=$(diff_dir "$(chain_ids "$OCI" "$OCI_DIGEST" | head -1)")
 	assert_eq "$(cat "$l1/hello-1.txt")" "the pull test image, layer 1" "layer 1 file"
@@ -367,8 +400,47 @@ diff_dir() {
 	ipull --jobs 0 "docker://$REGISTRY/pull/signed:v1"
 	assert_status 2
 	assert_eq "$stderr" "imgpull: --jobs takes a number from 1 to 64 (see 'imgpull --help')" jobs
+	ipull --max-layer-entries 0 "docker://$REGISTRY/pull/signed:v1"
+	assert_status 2
+	assert_eq "$stderr" "imgpull: --max-layer-entries takes a positive number (see 'imgpull --help')" entries
+	ipull --max-layer-ratio x "docker://$REGISTRY/pull/signed:v1"
+	assert_status 2
+	assert_eq "$stderr" "imgpull: --max-layer-ratio takes a number (0: no check) (see 'imgpull --help')" ratio
 	run "$IMGPULL" --help
 	assert_status 0
-	assert_contains "$output" "no user namespace yet" help
+	assert_contains "$output" "unpacked in a user" help
+	assert_contains "$output" "--max-layer-entries N" help
 	[ ! -e "$S" ] || fail "store created"
+}
+
+@test "as a user with a subordinate range: unpacked in a user namespace, owners mapped as podman maps them" {
+	test_user_setup
+	u="$T/tu"
+	test_user_dir "$u"
+	for f in "$FT" "$RD" "$FT/a.gpg" "$POL_A"; do chmod o+rX "$f"; done
+	run --separate-stderr as_test_user "$u" "$IMGPULL" --registries.d "$RD" --tls-verify=false \
+		--policy "$POL_A" "docker://$REGISTRY/pull/owners:v1"
+	assert_status 0
+	assert_not_contains "$stderr" "warning" stderr
+	start=${TU_RANGE%%:*}
+	S="$u/data/imgtrust/storage"
+	l=$(diff_dir "$(chain_ids "$FT/own" "$(jq -r '.manifests[0].digest' "$FT/own/index.json")")")
+	# container 0 -> the user; container N >= 1 -> START + N - 1.
+	assert_eq "$(stat -c '%n %u:%g' "$l/root.txt" "$l/id.txt" "$l/www.txt" | sed "s|$l/||")" \
+		"$(printf 'root.txt %s:%s\nid.txt %s:%s\nwww.txt %s:%s' "$TU_UID" "$TU_GID" \
+			$((start + 999)) $((start + 999)) $((start + 32)) $((start + 32)))" owners
+	# No helper left behind (other suites may run as the same user: match this pull).
+	run pgrep -u "$TU_UID" -f "$REGISTRY/pull/owners:v1"
+	assert_status 1
+
+	# An ID beyond the range: refused at its entry, with the line that fixes it; nothing kept.
+	before=$(store_listing | grep -v '^tmp ')
+	run --separate-stderr as_test_user "$u" "$IMGPULL" --registries.d "$RD" --tls-verify=false \
+		--policy "$POL_A" "docker://$REGISTRY/pull/owners-big:v1"
+	assert_status 2
+	cnt=${TU_RANGE##*:}
+	assert_contains "$stderr" "layer entry \"id.txt\": needs uid 70000 but the user namespace maps uids 0-$cnt ($((cnt + 1)) IDs): in /etc/subuid, change \"$TU_NAME:$start:$cnt\" to \"$TU_NAME:$start:70000\"" range
+	# tmp/ itself changes mtime (the entry came and went); everything else is as it was.
+	assert_eq "$(store_listing | grep -v '^tmp ')" "$before" "store after the refused layer"
+	assert_eq "$(ls -A "$S/tmp")" "" "tmp entries"
 }
