@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "imgtrust/buf.h"
 #include "imgtrust/cleanup.h"
 #include "imgtrust/cli.h"
 #include "imgtrust/json.h"
+#include "imgtrust/progress.h"
 #include "imgtrust/pull.h"
 #include "imgtrust/unpack.h"
 
@@ -51,6 +53,8 @@ static const char USAGE[] =
     "  --max-layer-name N          refuse a path or link target longer than N bytes (4096)\n"
     "  --max-layer-ratio N         refuse a layer expanding more than N:1 once past 1 GiB\n"
     "                              (100; 0 turns the check off)\n"
+    "  --progress                  show progress even when stderr is not a terminal\n"
+    "  -q, --quiet                 no progress and no summary\n"
     "  -h, --help                  show this help\n"
     "  --version                   show the version\n"
     "\n"
@@ -90,6 +94,7 @@ int main(int argc, char **argv)
                 OPT_MAX_ENTRIES,
                 OPT_MAX_NAME,
                 OPT_MAX_RATIO,
+                OPT_PROGRESS,
                 OPT_VERSION
         };
         static const struct option lo[] = {
@@ -106,19 +111,22 @@ int main(int argc, char **argv)
             {"max-layer-entries", required_argument, NULL, OPT_MAX_ENTRIES},
             {"max-layer-name", required_argument, NULL, OPT_MAX_NAME},
             {"max-layer-ratio", required_argument, NULL, OPT_MAX_RATIO},
+            {"progress", no_argument, NULL, OPT_PROGRESS},
+            {"quiet", no_argument, NULL, 'q'},
             {"help", no_argument, NULL, 'h'},
             {"version", no_argument, NULL, OPT_VERSION},
-            {NULL, 0, NULL, 0}};
+            {NULL, 0, NULL, 0},
+        };
         struct it_pull_opts o = {.tls_flag = -1};
         struct it_unpack_limits limits;
         unpack_limits_default(&limits);
         o.limits = &limits;
         long long n;
         const char *platform = NULL;
-        bool json = false;
+        bool json = false, progress = false, quiet = false;
         int c;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "hq", lo, NULL)) != -1) {
                 switch (c) {
                 case OPT_POLICY:
                         o.policy = optarg;
@@ -170,6 +178,12 @@ int main(int argc, char **argv)
                                 return usage("--max-layer-ratio takes a number (0: no check)");
                         limits.max_ratio = n;
                         break;
+                case OPT_PROGRESS:
+                        progress = true;
+                        break;
+                case 'q':
+                        quiet = true;
+                        break;
                 case 'h':
                         fputs(USAGE, stdout);
                         return 0;
@@ -191,16 +205,23 @@ int main(int argc, char **argv)
         o.arch = arch;
         o.variant = variant;
 
+        struct it_progress prog = {.out = stderr, .tty = isatty(STDERR_FILENO) != 0};
+        if (!quiet && (prog.tty || progress)) {
+                o.progress = progress_push_cb;
+                o.progress_ctx = &prog;
+        }
         struct it_pull_result res = IT_PULL_RESULT_INIT;
         int rc = pull_image(&o, argv[optind], &res, &err);
+        progress_free(&prog);
         if (res.warning)
                 fprintf(stderr, "%s: warning: %s\n", PROG, res.warning);
         if (rc != 0) {
                 pull_result_free(&res);
                 return it_cli_fail(PROG, &err);
         }
-        fprintf(stderr, "%s: %s: %zu layers fetched (%lld bytes), %zu already present\n", PROG,
-                res.name, res.fetched, (long long)res.fetched_bytes, res.present);
+        if (!quiet)
+                fprintf(stderr, "%s: %s: %zu layers fetched (%lld bytes), %zu already present\n",
+                        PROG, res.name, res.fetched, (long long)res.fetched_bytes, res.present);
         if (json) {
                 _cleanup_json_ json_t *j = json_object();
                 json_object_set_new(j, "id", json_string(res.id));

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "imgtrust/admit.h"
@@ -20,6 +21,7 @@
 #include "imgtrust/manifest.h"
 #include "imgtrust/paths.h"
 #include "imgtrust/policy.h"
+#include "imgtrust/push.h"
 #include "imgtrust/pull.h"
 #include "imgtrust/ref.h"
 #include "imgtrust/regd.h"
@@ -232,7 +234,8 @@ static int sock_source(void *ctx, void *buf, size_t cap, size_t *got, it_error *
 
 struct stream {
         int wfd;
-        bool reader_gone; /* the unpacker stopped reading (it failed) */
+        bool reader_gone;          /* the unpacker stopped reading (it failed) */
+        struct it_push_blob *blob; /* progress, or NULL */
 };
 
 /* send(MSG_NOSIGNAL): an unpacker that gave up is EPIPE here, not a SIGPIPE for the process. */
@@ -252,8 +255,17 @@ static int sock_sink(void *ctx, const void *data, size_t len, it_error *err)
                         return it_error_sys(err, IT_EIO, errno, "layer stream");
                 p += w;
                 len -= (size_t)w;
+                if (s->blob)
+                        atomic_fetch_add(&s->blob->done, (int64_t)w);
         }
         return 0;
+}
+
+static int64_t mono_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 struct pool {
@@ -263,7 +275,10 @@ struct pool {
         bool chown;
         const struct it_idmap *map; /* with chown in a user namespace, else NULL */
         const struct it_unpack_limits *limits;
-        pthread_mutex_t lock; /* next, err, store transaction calls */
+        pthread_mutex_t lock; /* next, err, running, store transaction calls */
+        pthread_cond_t cond;  /* a worker finished */
+        size_t running;
+        struct it_push_blob *blobs; /* one per layer, for the progress display */
         size_t next;
         bool failed;
         it_error err;
@@ -335,7 +350,9 @@ static int stream_layer(struct pool *p, struct it_registry *c, struct layer *l, 
                 close(sv[1]);
                 return it_error_sys(err, IT_EIO, e, "layer %s: starting the unpacker", l->digest_s);
         }
-        struct stream s = {.wfd = sv[1]};
+        struct it_push_blob *b = &p->blobs[l - p->im->layers];
+        atomic_store(&b->done, 0);
+        struct stream s = {.wfd = sv[1], .blob = b};
         _cleanup_error_ it_error derr = IT_ERROR_INIT;
         int drc = registry_blob_get(c, p->repo, l->digest_s, sock_sink, &s, l->size, &derr);
         close(sv[1]);
@@ -398,9 +415,18 @@ static void *worker(void *arg)
                 pthread_mutex_unlock(&p->lock);
                 if (!l)
                         break;
+                struct it_push_blob *b = &p->blobs[l - p->im->layers];
+                atomic_store(&b->started_ms, mono_ms());
+                atomic_store(&b->state, IT_PUSH_FETCHING);
                 rc = fetch_layer(p, w->c, l, &err);
+                atomic_store(&b->finished_ms, mono_ms());
+                atomic_store(&b->state, rc == 0 ? IT_PUSH_DONE : IT_PUSH_FAILED);
         }
         it_error_clear(&err);
+        pthread_mutex_lock(&p->lock);
+        p->running--;
+        pthread_cond_signal(&p->cond);
+        pthread_mutex_unlock(&p->lock);
         return NULL;
 }
 
@@ -417,21 +443,27 @@ struct owners {
         const struct it_idmap *map; /* the namespace's mapping, or NULL */
 };
 
-static int fetch_layers(struct it_store *st, const struct owners *ow,
-                        const struct it_unpack_limits *limits, const struct it_endpoint *ep,
-                        const struct it_registry *first, const char *repo, struct image *im,
-                        size_t missing, int jobs, it_error *err)
+static int fetch_layers(struct it_store *st, const struct owners *ow, const struct it_pull_opts *o,
+                        const struct it_endpoint *ep, const struct it_registry *first,
+                        const char *repo, struct image *im, size_t missing, it_error *err)
 {
         struct pool p = {.st = st,
                          .repo = repo,
                          .im = im,
                          .chown = ow->chown,
                          .map = ow->map,
-                         .limits = limits,
+                         .limits = o->limits,
                          .err = IT_ERROR_INIT};
-        size_t nw = jobs <= 0 ? (size_t)default_jobs() : (size_t)jobs;
+        size_t nw = o->jobs <= 0 ? (size_t)default_jobs() : (size_t)o->jobs;
         if (nw > missing)
                 nw = missing;
+        p.blobs = xcalloc(im->n ? im->n : 1, sizeof *p.blobs);
+        for (size_t i = 0; i < im->n; i++) {
+                p.blobs[i].digest = im->layers[i].digest;
+                p.blobs[i].size = im->layers[i].size;
+                atomic_store(&p.blobs[i].state,
+                             im->layers[i].present ? IT_PUSH_EXISTS : IT_PUSH_WAITING);
+        }
         struct worker *ws = xcalloc(nw ? nw : 1, sizeof *ws);
         int rc = 0;
         /* Clients are made here, not in the threads: libcurl's global init is not thread-safe
@@ -444,21 +476,48 @@ static int fetch_layers(struct it_store *st, const struct owners *ow,
                         registry_client_adopt(ws[i].c, first);
         }
         pthread_mutex_init(&p.lock, NULL);
+        pthread_cond_init(&p.cond, NULL);
         size_t started = 0;
         for (; rc == 0 && started < nw; started++) {
+                pthread_mutex_lock(&p.lock);
+                p.running++;
+                pthread_mutex_unlock(&p.lock);
                 int e = pthread_create(&ws[started].thread, NULL, worker, &ws[started]);
                 if (e != 0) {
+                        pthread_mutex_lock(&p.lock);
+                        p.running--;
+                        pthread_mutex_unlock(&p.lock);
                         /* The running workers take the remaining layers. */
                         if (started == 0)
                                 rc = it_error_sys(err, IT_EIO, e, "starting a download thread");
                         break;
                 }
         }
+        long every = o->progress_ms > 0 ? o->progress_ms : 200;
+        pthread_mutex_lock(&p.lock);
+        while (p.running > 0) {
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_nsec += (every % 1000) * 1000000L;
+                until.tv_sec += every / 1000 + until.tv_nsec / 1000000000L;
+                until.tv_nsec %= 1000000000L;
+                pthread_cond_timedwait(&p.cond, &p.lock, &until);
+                if (o->progress && p.running > 0) {
+                        pthread_mutex_unlock(&p.lock);
+                        o->progress(o->progress_ctx, p.blobs, im->n, false);
+                        pthread_mutex_lock(&p.lock);
+                }
+        }
+        pthread_mutex_unlock(&p.lock);
         for (size_t i = 0; i < started; i++)
                 pthread_join(ws[i].thread, NULL);
+        if (o->progress && rc == 0 && !p.failed)
+                o->progress(o->progress_ctx, p.blobs, im->n, true);
         for (size_t i = 0; i < nw; i++)
                 registry_client_free(ws[i].c);
         free(ws);
+        free(p.blobs);
+        pthread_cond_destroy(&p.cond);
         pthread_mutex_destroy(&p.lock);
         if (rc == 0 && p.failed) {
                 rc = p.rc;
@@ -553,12 +612,20 @@ static int store_layers(const struct it_pull_opts *o, const struct owners *ow,
                         missing++;
         }
         if (missing > 0) {
-                rc = fetch_layers(st, ow, o->limits, ep, first, ar->ref.path, im, missing, o->jobs,
-                                  err);
+                rc = fetch_layers(st, ow, o, ep, first, ar->ref.path, im, missing, err);
                 if (rc == 0)
                         rc = commit_layers(im, &out->fetched, &out->fetched_bytes, err);
                 if (rc != 0)
                         return rc;
+        } else if (o->progress) {
+                struct it_push_blob *bs = xcalloc(im->n ? im->n : 1, sizeof *bs);
+                for (size_t i = 0; i < im->n; i++) {
+                        bs[i].digest = im->layers[i].digest;
+                        bs[i].size = im->layers[i].size;
+                        atomic_store(&bs[i].state, IT_PUSH_EXISTS);
+                }
+                o->progress(o->progress_ctx, bs, im->n, true);
+                free(bs);
         }
         const char **chain = xcalloc(im->n ? im->n : 1, sizeof *chain);
         for (size_t i = 0; i < im->n; i++)

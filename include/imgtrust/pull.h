@@ -19,6 +19,7 @@
 
 #include "imgtrust/digest.h"
 #include "imgtrust/error.h"
+#include "imgtrust/push.h"
 #include "imgtrust/strv.h"
 #include "imgtrust/unpack.h"
 
@@ -42,6 +43,13 @@ struct it_pull_opts {
         const char *subuid, *subgid;
         /* Layer limits; NULL: unpack_limits_default(). Borrowed. */
         const struct it_unpack_limits *limits;
+        /* Called about every progress_ms (<= 0: 200) while layers move, from the process doing
+         * the work (in a user namespace: the namespace's child, which shares stderr), with one
+         * entry per layer (IT_PUSH_EXISTS for a layer already stored, FETCHING, DONE, FAILED);
+         * once more with final set after the last. */
+        it_push_progress_fn progress;
+        void *progress_ctx;
+        long progress_ms;
 };
 
 struct it_pull_result {

@@ -444,3 +444,23 @@ diff_dir() {
 	assert_eq "$(store_listing | grep -v '^tmp ')" "$before" "store after the refused layer"
 	assert_eq "$(ls -A "$S/tmp")" "" "tmp entries"
 }
+
+@test "--progress: one line per layer with its digest prefix, size and state; -q: nothing but the ID" {
+	ipull --policy "$POL_A" --progress "docker://$REGISTRY/pull/whiteout:v1"
+	assert_status 0
+	m=$(jq -r '.manifests[0].digest' "$WH/index.json")
+	for l in $(jq -r '.layers[].digest' "$(blob "$WH" "$m")"); do
+		h=${l#sha256:}
+		n=$(grep -c "^blob ${h:0:19} .* done$" <<<"$stderr" || true)
+		assert_eq "$n" 1 "progress line of $l"
+	done
+	[[ "$(tail -1 <<<"$stderr")" =~ ^imgpull:\ $REGISTRY/pull/whiteout:v1:\ 2\ layers\ fetched\ \([0-9]+\ bytes\),\ 0\ already\ present$ ]] ||
+		fail "summary line: $stderr"
+	ipull --policy "$POL_A" --progress "docker://$REGISTRY/pull/whiteout:v1"
+	assert_status 0
+	assert_eq "$(grep -c 'already there' <<<"$stderr")" 2 "already-there lines"
+	ipull --policy "$POL_A" -q "docker://$REGISTRY/pull/whiteout:v1"
+	assert_status 0
+	assert_eq "$stderr" "" "stderr with -q"
+	assert_eq "$output" "$(config_of "$WH" "$m")" "stdout with -q"
+}
