@@ -319,9 +319,12 @@ static int stream_layer(struct pool *p, struct it_registry *c, struct layer *l, 
         (void)setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
         (void)setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
 
-        int diff_fd = -1;
+        int diff_fd = -1, split_fd = -1;
         pthread_mutex_lock(&p->lock);
         int rc = store_layer_begin(p->st, l->chain_id, &diff_fd, &l->tx, err);
+        /* The tar-split record lets fsck re-hash the layer later (store.h). */
+        if (rc == 0 && (split_fd = store_layer_split_fd(l->tx, err)) < 0)
+                rc = split_fd;
         pthread_mutex_unlock(&p->lock);
         if (rc != 0) {
                 close(sv[0]);
@@ -333,6 +336,7 @@ static int stream_layer(struct pool *p, struct it_registry *c, struct layer *l, 
         unpack_opts_init(&u.uo, l->media_type);
         u.uo.compressed = &l->digest;
         u.uo.diff_id = &l->diff_id;
+        u.uo.split_fd = split_fd;
         u.uo.chown = p->chown;
         if (p->limits)
                 u.uo.limits = *p->limits;

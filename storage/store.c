@@ -20,6 +20,7 @@
 #include "imgtrust/fs.h"
 #include "imgtrust/json.h"
 #include "imgtrust/ref.h"
+#include "imgtrust/tarsplit.h"
 #include "imgtrust/xalloc.h"
 
 #define LAYER_JSON_MAX (64 * 1024)
@@ -40,6 +41,7 @@ struct it_store_layer_tx {
         char name[64]; /* tmp/ entry */
         int entryfd;   /* flock(LOCK_EX) held while the entry lives */
         int difffd;
+        int splitfd; /* tar-split, once asked for */
         char chain_id[IT_DIGEST_STR_MAX];
         char hex[IT_DIGEST_HEX_MAX + 1];
 };
@@ -447,7 +449,7 @@ int store_layer_begin(struct it_store *st, const char *chain_id, int *diff_fd,
                 return rc;
         struct it_store_layer_tx *t = xcalloc(1, sizeof *t);
         t->st = st;
-        t->entryfd = t->difffd = -1;
+        t->entryfd = t->difffd = t->splitfd = -1;
         memcpy(t->hex, hex, sizeof t->hex);
         snprintf(t->chain_id, sizeof t->chain_id, "sha256:%s", hex);
         rc = tmp_entry_new(st, "layer", t->name, &t->entryfd, err);
@@ -473,11 +475,24 @@ void store_layer_abort(struct it_store_layer_tx *tx)
         _cleanup_error_ it_error ignored = IT_ERROR_INIT;
         if (tx->difffd >= 0)
                 close(tx->difffd);
+        if (tx->splitfd >= 0)
+                close(tx->splitfd);
         /* Removed while still locked; if this fails, recover finds it unlocked later. */
         (void)rm_tree_at(tx->st->tmpfd, tx->name, "layer", &ignored);
         if (tx->entryfd >= 0)
                 close(tx->entryfd);
         free(tx);
+}
+
+int store_layer_split_fd(struct it_store_layer_tx *tx, it_error *err)
+{
+        if (tx->splitfd >= 0)
+                return tx->splitfd;
+        tx->splitfd = st_openat(tx->entryfd, "tar-split", O_WRONLY | O_CREAT | O_EXCL, 0600);
+        if (tx->splitfd < 0)
+                return it_error_sys(err, IT_EIO, errno, "%s/tmp/%s/tar-split: cannot create",
+                                    tx->st->root, tx->name);
+        return tx->splitfd;
 }
 
 static json_t *layer_meta_json(const struct it_layer_meta *m)
@@ -543,7 +558,8 @@ int store_layer_commit(struct it_store_layer_tx *tx, const struct it_layer_meta 
         if ((rc = write_layer_json(tx, &m, err)) < 0)
                 goto fail;
         /* The files the unpacker wrote: one syncfs instead of walking the tree. */
-        if (syncfs(tx->difffd) != 0 || fsync(tx->difffd) != 0 || fsync(tx->entryfd) != 0) {
+        if (syncfs(tx->difffd) != 0 || fsync(tx->difffd) != 0 ||
+            (tx->splitfd >= 0 && fsync(tx->splitfd) != 0) || fsync(tx->entryfd) != 0) {
                 rc = it_error_sys(err, IT_EIO, errno, "%s/tmp/%s: cannot sync", st->root, tx->name);
                 goto fail;
         }
@@ -565,6 +581,8 @@ int store_layer_commit(struct it_store_layer_tx *tx, const struct it_layer_meta 
         (void)fsync(st->layersfd);
         (void)fsync(st->tmpfd);
         close(tx->difffd);
+        if (tx->splitfd >= 0)
+                close(tx->splitfd);
         close(tx->entryfd);
         free(tx);
         return 0;
@@ -851,6 +869,11 @@ static int list_hex(struct it_store *st, int dirfd, const char *dname, struct it
                         it_strv_push(out, de->d_name);
         closedir(d);
         return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static int cmp_image(const void *a, const void *b)
@@ -1408,5 +1431,57 @@ int store_fsck(struct it_store *st, struct it_strv *problems, it_error *err)
                 return rc;
         for (size_t i = 0; i < ids.n; i++)
                 fsck_image(st, ids.v[i], problems);
+        return 0;
+}
+
+static int fsck_layer_content(struct it_store *st, const char *hex, struct it_strv *problems,
+                              it_error *err)
+{
+        _cleanup_error_ it_error e = IT_ERROR_INIT;
+        struct it_layer_meta m;
+        struct it_digest d;
+        char path[192];
+        _cleanup_free_ char *label = xasprintf("layer sha256:%s", hex);
+
+        if (layer_get_hex(st, hex, &m, &e) < 0 || digest_parse(m.diff_id, &d, &e) < 0) {
+                _cleanup_free_ char *msg = it_error_format(&e);
+                it_strv_pushf(problems, "%s: cannot re-hash: %s", label, msg);
+                return 0;
+        }
+        snprintf(path, sizeof path, "layers/%s/tar-split", hex);
+        _cleanup_close_ int sfd =
+            st_openat(st->rootfd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+        if (sfd < 0 && errno == ENOENT) {
+                it_strv_pushf(problems, "%s: no tar-split record, cannot re-hash", label);
+                return 0;
+        }
+        if (sfd < 0)
+                return it_error_sys(err, IT_EIO, errno, "%s/%s", st->root, path);
+        struct stat sb;
+        if (fstat(sfd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+                it_strv_pushf(problems, "%s: %s/%s is not a regular file, cannot re-hash", label,
+                              st->root, path);
+                return 0;
+        }
+        snprintf(path, sizeof path, "layers/%s/diff", hex);
+        _cleanup_close_ int dfd = st_openat(st->rootfd, path, O_PATH | O_DIRECTORY, 0);
+        if (dfd < 0) {
+                it_strv_pushf(problems, "%s: %s/%s: not a directory: %s", label, st->root, path,
+                              strerror(errno));
+                return 0;
+        }
+        return tarsplit_verify(sfd, dfd, label, &d, problems, err);
+}
+
+int store_fsck_content(struct it_store *st, struct it_strv *problems, it_error *err)
+{
+        _cleanup_strv_ struct it_strv layers = IT_STRV_INIT;
+        int rc = list_hex(st, st->layersfd, "layers", &layers, err);
+        if (rc < 0)
+                return rc;
+        qsort(layers.v, layers.n, sizeof(*layers.v), cmp_str);
+        for (size_t i = 0; i < layers.n; i++)
+                if ((rc = fsck_layer_content(st, layers.v[i], problems, err)) < 0)
+                        return rc;
         return 0;
 }

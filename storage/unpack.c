@@ -22,6 +22,7 @@
 #include "imgtrust/buf.h"
 #include "imgtrust/cleanup.h"
 #include "imgtrust/fs.h"
+#include "imgtrust/tarsplit.h"
 #include "imgtrust/xalloc.h"
 
 #define CBUF_SIZE (64 * 1024)
@@ -29,6 +30,10 @@
 #define DBUF_SIZE (64 * 1024)
 #define XATTR_VALUE_MAX (64 * 1024)
 #define QUOTE_MAX 256
+/* Stream bytes held back while recording a tar-split: what libarchive has read ahead but not
+ * consumed, so not yet known to be headers or a file's data. A pax header this large is not a
+ * layer worth storing. */
+#define SPLIT_PENDING_MAX ((size_t)64 << 20)
 
 enum comp { COMP_NONE, COMP_GZIP, COMP_ZSTD };
 
@@ -55,6 +60,30 @@ struct dirrec {
         struct timespec ts[2];
 };
 
+/* A set of paths (open addressing, power-of-two capacity). */
+struct strset {
+        char **v;
+        size_t cap, n;
+};
+
+/* The tar-split recorder. Bytes reach it in stream order from inner_read(); those of a regular
+ * file's data are hashed per file and replaced by a reference, everything else is kept verbatim.
+ * libarchive reads ahead of what it consumes, so bytes are only classified once the consumed
+ * offset (archive_filter_bytes(inner, 0)) has passed them: a later entry's data always starts at
+ * or after it. */
+struct recorder {
+        struct it_tarsplit_writer *w;
+        unsigned char *buf; /* pending bytes buf[head, head + len), stream offsets from buf_start */
+        size_t head, len, cap;
+        int64_t buf_start, stream_off;
+        int64_t skip_end;    /* incoming bytes below this are the open file's data */
+        int64_t entry_start; /* where the current entry's data starts */
+        bool file_open;
+        int64_t file_start, file_size, file_got;
+        EVP_MD_CTX *fmd;
+        struct strset files, dirs; /* recorded files, and every directory above one */
+};
+
 struct unpack {
         int root;
         const struct it_unpack_opts *o;
@@ -71,6 +100,8 @@ struct unpack {
         struct archive *outer, *inner;
         struct dirrec *dirs;
         size_t ndirs, dircap;
+        struct recorder *rec; /* NULL when not recording */
+        const char *cur_path; /* the cleaned path of the entry being applied */
 };
 
 void unpack_limits_default(struct it_unpack_limits *l)
@@ -89,6 +120,7 @@ void unpack_opts_init(struct it_unpack_opts *o, const char *media_type)
         unpack_limits_default(&o->limits);
         o->max_uid = UINT32_MAX - 1;
         o->max_gid = UINT32_MAX - 1;
+        o->split_fd = -1;
 }
 
 static const EVP_MD *evp_for(enum it_digest_alg alg)
@@ -230,6 +262,235 @@ static la_ssize_t outer_read(struct archive *a, void *cd, const void **buf)
         return (la_ssize_t)n;
 }
 
+/* ---- tar-split recording ---- */
+
+static uint64_t str_hash(const char *s)
+{
+        uint64_t h = 14695981039346656037ULL;
+
+        for (; *s; s++)
+                h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+        return h;
+}
+
+static bool set_has(const struct strset *set, const char *k)
+{
+        if (!set->cap)
+                return false;
+        for (size_t i = str_hash(k) & (set->cap - 1);; i = (i + 1) & (set->cap - 1)) {
+                if (!set->v[i])
+                        return false;
+                if (strcmp(set->v[i], k) == 0)
+                        return true;
+        }
+}
+
+static void set_insert(char **v, size_t cap, char *k)
+{
+        size_t i = str_hash(k) & (cap - 1);
+
+        while (v[i])
+                i = (i + 1) & (cap - 1);
+        v[i] = k;
+}
+
+/* false when k was there already. */
+static bool set_add(struct strset *set, const char *k)
+{
+        if (set_has(set, k))
+                return false;
+        if (2 * (set->n + 1) > set->cap) {
+                size_t ncap = set->cap ? 2 * set->cap : 64;
+                char **nv = xcalloc(ncap, sizeof(*nv));
+
+                for (size_t i = 0; i < set->cap; i++)
+                        if (set->v[i])
+                                set_insert(nv, ncap, set->v[i]);
+                free(set->v);
+                set->v = nv;
+                set->cap = ncap;
+        }
+        set_insert(set->v, set->cap, xstrdup(k));
+        set->n++;
+        return true;
+}
+
+static void set_free(struct strset *set)
+{
+        for (size_t i = 0; i < set->cap; i++)
+                free(set->v[i]);
+        free(set->v);
+}
+
+/* Write the pending bytes below stream offset limit as verbatim stream bytes. */
+static int rec_flush_to(struct recorder *rc, int64_t limit, it_error *err)
+{
+        size_t n;
+        int r;
+
+        if (limit <= rc->buf_start || !rc->len)
+                return 0;
+        n = (uint64_t)(limit - rc->buf_start) < rc->len ? (size_t)(limit - rc->buf_start) : rc->len;
+        if ((r = tarsplit_write_bytes(rc->w, rc->buf + rc->head, n, err)) < 0)
+                return r;
+        rc->head += n;
+        rc->len -= n;
+        rc->buf_start += (int64_t)n;
+        if (!rc->len)
+                rc->head = 0;
+        return 0;
+}
+
+/* Bytes [stream_off, stream_off + n) of the uncompressed stream, as inner_read hands them to
+ * libarchive (a is NULL once the tar reader is done: everything left is verbatim). */
+static int rec_feed(struct unpack *u, struct archive *a, const unsigned char *p, size_t n)
+{
+        struct recorder *rc = u->rec;
+        int64_t off = rc->stream_off, limit;
+        _cleanup_error_ it_error e = IT_ERROR_INIT;
+
+        if (!a)
+                limit = INT64_MAX;
+        else if (rc->file_open)
+                limit = rc->file_start;
+        else
+                limit = archive_filter_bytes(u->inner, 0);
+        if (rec_flush_to(rc, limit, &e) < 0)
+                return cb_fail(u, a, e.code, "%s", e.msg);
+        rc->stream_off += (int64_t)n;
+        if (off < rc->skip_end) {
+                size_t k = (uint64_t)(rc->skip_end - off) < n ? (size_t)(rc->skip_end - off) : n;
+
+                p += k;
+                n -= k;
+                off += (int64_t)k;
+        }
+        if (!n)
+                return 0;
+        if (!rc->len) {
+                rc->head = 0;
+                rc->buf_start = off;
+        }
+        if (rc->len + n > SPLIT_PENDING_MAX)
+                return cb_fail(u, a, IT_EINPUT,
+                               "more than %zu MiB of tar headers at offset %lld of the layer "
+                               "stream; its tar-split cannot be recorded",
+                               SPLIT_PENDING_MAX >> 20, (long long)rc->buf_start);
+        if (rc->head + rc->len + n > rc->cap) {
+                if (rc->head) {
+                        memmove(rc->buf, rc->buf + rc->head, rc->len);
+                        rc->head = 0;
+                }
+                if (rc->len + n > rc->cap) {
+                        while (rc->len + n > rc->cap)
+                                rc->cap = rc->cap ? 2 * rc->cap : 256 * 1024;
+                        rc->buf = xrealloc(rc->buf, rc->cap);
+                }
+        }
+        memcpy(rc->buf + rc->head + rc->len, p, n);
+        rc->len += n;
+        return 0;
+}
+
+/* A header was read: everything before the entry's data is verbatim. */
+static int rec_header(struct unpack *u, it_error *err)
+{
+        struct recorder *rc = u->rec;
+        int64_t pos;
+
+        if (!rc)
+                return 0;
+        pos = archive_filter_bytes(u->inner, 0);
+        if (pos < rc->buf_start || pos > rc->stream_off)
+                return it_error_set(err, IT_EIO,
+                                    "tar-split: libarchive's stream offset %lld is outside the "
+                                    "pending bytes %lld..%lld",
+                                    (long long)pos, (long long)rc->buf_start,
+                                    (long long)rc->stream_off);
+        rc->entry_start = pos;
+        return rec_flush_to(rc, pos, err);
+}
+
+/* The current entry's data is the content of a regular file the unpacker creates. */
+static void rec_file_begin(struct unpack *u, int64_t size)
+{
+        struct recorder *rc = u->rec;
+        size_t k;
+
+        if (!rc)
+                return;
+        rc->file_open = true;
+        rc->file_start = rc->entry_start;
+        rc->file_size = size;
+        rc->file_got = 0;
+        /* Read ahead already: drop what belongs to the file. */
+        k = (uint64_t)size < rc->len ? (size_t)size : rc->len;
+        rc->head += k;
+        rc->len -= k;
+        rc->buf_start += (int64_t)k;
+        if (!rc->len) {
+                rc->head = 0;
+                rc->buf_start = rc->stream_off;
+        }
+        rc->skip_end = rc->file_start + size;
+        EVP_DigestInit_ex(rc->fmd, EVP_sha256(), NULL);
+}
+
+static void rec_file_data(struct unpack *u, const void *p, size_t n)
+{
+        if (!u->rec)
+                return;
+        EVP_DigestUpdate(u->rec->fmd, p, n);
+        u->rec->file_got += (int64_t)n;
+}
+
+static int rec_file_end(struct unpack *u, it_error *err)
+{
+        struct recorder *rc = u->rec;
+        unsigned char sha[EVP_MAX_MD_SIZE];
+        unsigned int n = 0;
+        int r;
+
+        if (!rc)
+                return 0;
+        rc->file_open = false;
+        EVP_DigestFinal_ex(rc->fmd, sha, &n);
+        if (rc->file_got != rc->file_size)
+                return it_error_set(err, IT_EIO,
+                                    "tar-split: %lld bytes of data read for a file of %lld",
+                                    (long long)rc->file_got, (long long)rc->file_size);
+        if ((r = tarsplit_write_file(rc->w, u->cur_path, (uint64_t)rc->file_size, sha, err)) < 0)
+                return r;
+        if (set_add(&rc->files, u->cur_path)) {
+                _cleanup_free_ char *d = xstrdup(u->cur_path);
+
+                for (char *s = strrchr(d, '/'); s; s = strrchr(d, '/')) {
+                        *s = '\0';
+                        if (!set_add(&rc->dirs, d))
+                                break;
+                }
+        }
+        return 0;
+}
+
+/* An entry is about to (re)place path: if that removes a file recorded before (or a directory
+ * holding one), the stream can no longer be rebuilt from the layer's files. */
+static void rec_touch(struct unpack *u, const char *path, bool is_dir, const char *q)
+{
+        struct recorder *rc = u->rec;
+
+        if (!rc || tarsplit_writer_broken(rc->w))
+                return;
+        if (set_has(&rc->files, path) || (!is_dir && set_has(&rc->dirs, path))) {
+                _cleanup_free_ char *pq = it_quote(path, QUOTE_MAX);
+                _cleanup_free_ char *why =
+                    xasprintf("entry %s replaces %s, which holds a regular file recorded earlier "
+                              "in the layer",
+                              q, pq);
+                tarsplit_write_unrehashable(rc->w, why);
+        }
+}
+
 static la_ssize_t inner_read(struct archive *a, void *cd, const void **buf)
 {
         struct unpack *u = cd;
@@ -253,6 +514,8 @@ static la_ssize_t inner_read(struct archive *a, void *cd, const void **buf)
         if (n == 0)
                 u->uin_eof = true;
         EVP_DigestUpdate(u->umd, u->ubuf, (size_t)n);
+        if (u->rec && n > 0 && rec_feed(u, a, u->ubuf, (size_t)n) < 0)
+                return -1;
         ub = u->st->uncompressed_bytes += n;
         if (ub > l->max_bytes)
                 return cb_fail(u, a, IT_EINPUT,
@@ -638,6 +901,7 @@ static int do_file(struct unpack *u, struct archive_entry *e, int pfd, const cha
         if (fd < 0)
                 return it_error_sys(err, IT_EIO, errno, "entry %s: cannot create", q);
         buf = xmalloc(DBUF_SIZE);
+        rec_file_begin(u, size);
         for (;;) {
                 la_ssize_t n = archive_read_data(u->inner, buf, DBUF_SIZE);
 
@@ -649,8 +913,11 @@ static int do_file(struct unpack *u, struct archive_entry *e, int pfd, const cha
                 }
                 if (it_write_all(fd, buf, (size_t)n) < 0)
                         return it_error_sys(err, IT_EIO, errno, "entry %s: cannot write", q);
+                rec_file_data(u, buf, (size_t)n);
                 u->st->file_bytes += n;
         }
+        if ((r = rec_file_end(u, err)) < 0)
+                return it_error_wrap(err, "entry %s", q);
         if ((r = apply_owner(u, e, fd, -1, NULL, q, err)) < 0 ||
             (r = apply_xattrs(u, e, fd, -1, NULL, q, err)) < 0)
                 return r;
@@ -893,10 +1160,16 @@ static int unpack_entry(struct unpack *u, struct archive_entry *e, it_error *err
         if (r < 0)
                 return r;
         p = pfd >= 0 ? pfd : u->root;
+        u->cur_path = path;
         if (strcmp(base, ".wh..wh..opq") == 0)
                 return do_opaque(u, p, q, err);
-        if (strncmp(base, ".wh.", 4) == 0)
+        if (strncmp(base, ".wh.", 4) == 0) {
+                _cleanup_free_ char *target =
+                    *dir ? xasprintf("%s/%s", dir, base + 4) : xstrdup(base + 4);
+                rec_touch(u, target, false, q);
                 return do_whiteout(u, e, p, base + 4, q, err);
+        }
+        rec_touch(u, path, !hl && type == AE_IFDIR, q);
         if (hl)
                 return do_hardlink(u, hl, p, base, q, err);
         switch (type) {
@@ -1002,6 +1275,8 @@ static int run(struct unpack *u, it_error *err)
                 /* Strict: a warning means libarchive skipped or repaired something. */
                 if (r != ARCHIVE_OK)
                         return archive_fail(u, u->inner, err, "reading the layer tar");
+                if ((r = rec_header(u, err)) < 0)
+                        return r;
                 r = unpack_entry(u, e, err);
                 if (r < 0)
                         return r;
@@ -1062,6 +1337,13 @@ int unpack_layer(int dir_fd, it_read_fn read_fn, void *ctx, const struct it_unpa
         EVP_DigestInit_ex(u.umd, evp_for(ualg), NULL);
         u.cbuf = xmalloc(CBUF_SIZE);
         u.ubuf = xmalloc(UBUF_SIZE);
+        if (o->split_fd >= 0) {
+                u.rec = xcalloc(1, sizeof(*u.rec));
+                tarsplit_writer_new(o->split_fd, &u.rec->w);
+                u.rec->fmd = EVP_MD_CTX_new();
+                if (!u.rec->fmd)
+                        abort();
+        }
 
         /* libarchive converts pax (UTF-8) names to the locale's charset; under "C" a non-ASCII
          * name is mangled or refused. Names are bytes to us, as to podman: a UTF-8 ctype for
@@ -1082,6 +1364,22 @@ int unpack_layer(int dir_fd, it_read_fn read_fn, void *ctx, const struct it_unpa
                         if (r == 0)
                                 r = compare_digest("layer diffID", o->diff_id, &u.st->diff_id, err);
                 }
+        }
+        if (r == 0 && u.rec) {
+                r = rec_flush_to(u.rec, INT64_MAX, err);
+                if (r == 0)
+                        r = tarsplit_writer_finish(u.rec->w, (uint64_t)u.st->uncompressed_bytes,
+                                                   &u.st->diff_id, err);
+                if (r < 0)
+                        it_error_wrap(err, "recording the layer's tar-split");
+        }
+        if (u.rec) {
+                tarsplit_writer_free(u.rec->w);
+                EVP_MD_CTX_free(u.rec->fmd);
+                free(u.rec->buf);
+                set_free(&u.rec->files);
+                set_free(&u.rec->dirs);
+                free(u.rec);
         }
 
         if (u.inner)

@@ -9,6 +9,13 @@
  *   tmp.lock                      internal: serialises creating tmp/ entries against recover
  *   images.lock                   internal: serialises image record updates (names move)
  *   layers/<chainid-hex>/diff/    the layer's files in overlay form (an overlay lower dir)
+ *   layers/<chainid-hex>/tar-split
+ *                                 the layer's tar stream minus its files' data (format in
+ *                                 imgtrust/tarsplit.h: gzip of "ITSPLIT1" + records: verbatim
+ *                                 bytes, file references by path + size + sha256, an end record
+ *                                 with the total size and diff ID), written by the unpacker into
+ *                                 store_layer_split_fd() and renamed in with the layer; absent for
+ *                                 layers stored before it existed or made without unpacking
  *   layers/<chainid-hex>/layer.json
  *                                 {"chain-id","diff-id","parent","compressed-digest",
  *                                  "compressed-size","size","media-type","created"}
@@ -104,6 +111,10 @@ int store_layer_begin(struct it_store *st, const char *chain_id, int *diff_fd,
  * this succeeds (one copy). tx is freed in every case; on failure the entry is removed. */
 int store_layer_commit(struct it_store_layer_tx *tx, const struct it_layer_meta *meta,
                        it_error *err);
+/* The tmp entry's tar-split file (created on the first call, mode 0600), to pass as the
+ * unpacker's split_fd. The fd belongs to tx (do not close it); store_layer_commit() syncs it with
+ * the rest. Returns the fd, or a negative it_code. */
+int store_layer_split_fd(struct it_store_layer_tx *tx, it_error *err);
 /* Drop the entry and free tx. NULL is a no-op. */
 void store_layer_abort(struct it_store_layer_tx *tx);
 
@@ -151,5 +162,16 @@ int store_recover(struct it_store *st, size_t *nremoved, it_error *err);
  * rootfs.diff_ids. Each problem is one line in *problems (one line per problem, naming the path);
  * returns 0 when the check could run (problems or not). */
 int store_fsck(struct it_store *st, struct it_strv *problems, it_error *err);
+/* Re-hash every layer (in chain ID order): rebuild its tar stream from layers/<hex>/tar-split and
+ * the files of its diff/ (never following a symlink out of it) and compare with its diff ID. Each
+ * damaged layer is one line in *problems, as tarsplit_verify() words it: the first file whose
+ * content or size changed, that is missing or is no longer a regular file ("layer sha256:<chain>:
+ * etc/passwd: content changed (sha256:..., recorded sha256:...), the layer no longer matches its
+ * diff ID sha256:..."); "layer sha256:<chain>: no tar-split record, cannot re-hash"; "...: cannot
+ * re-hash: <reason>"; "...: tar-split file: <what is wrong with the record>". Returns 0 when the
+ * check could run; IT_EIO naming the file when one cannot be read (EACCES: files of subordinate
+ * IDs, run it inside the store's user namespace). Reads every byte of every layer; hold the shared
+ * lock. */
+int store_fsck_content(struct it_store *st, struct it_strv *problems, it_error *err);
 
 #endif

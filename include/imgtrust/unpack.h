@@ -69,6 +69,14 @@ struct it_unpack_opts {
         const struct it_idmap *idmap;
         /* Fuzzing only: do not require or compare the digests. */
         bool skip_digests;
+        /* Where to record the layer's tar-split (imgtrust/tarsplit.h: the stream minus the data
+         * of the regular files created, for re-hashing the unpacked layer later), written from
+         * the fd's current offset and complete when unpack_layer() returns 0; the caller syncs
+         * and closes it. -1 (unpack_opts_init's default): not recorded. A layer that cannot be
+         * re-hashed (a file that a later entry overwrites) is still unpacked; the record says
+         * why. More than 64 MiB of headers between two files' data fails the unpack (IT_EINPUT)
+         * when recording. Borrowed. */
+        int split_fd;
 };
 
 /* What one unpack did (filled as far as it got, also on failure). */
@@ -86,7 +94,8 @@ struct it_unpack_stats {
         struct it_digest diff_id;
 };
 
-/* Fill *o with media_type and the defaults above (chown false, max ids UINT32_MAX - 1). */
+/* Fill *o with media_type and the defaults above (chown false, max ids UINT32_MAX - 1, split_fd
+ * -1). */
 void unpack_opts_init(struct it_unpack_opts *o, const char *media_type);
 void unpack_limits_default(struct it_unpack_limits *l);
 

@@ -464,3 +464,15 @@ diff_dir() {
 	assert_eq "$stderr" "" "stderr with -q"
 	assert_eq "$output" "$(config_of "$WH" "$m")" "stdout with -q"
 }
+
+@test "every pulled layer keeps a tar-split record (what fsck re-hashes), none in tmp/ afterwards" {
+	ipull --policy "$POL_A" "docker://$REGISTRY/pull/whiteout:v1"
+	assert_status 0
+	m=$(jq -r '.manifests[0].digest' "$WH/index.json")
+	for c in $(chain_ids "$WH" "$m"); do
+		f="$S/layers/${c#sha256:}/tar-split"
+		[ -s "$f" ] || fail "no tar-split for $c"
+		assert_eq "$(head -c 8 <(gzip -dc "$f"))" "ITSPLIT1" "tar-split magic of $c"
+	done
+	assert_eq "$(ls -A "$S/tmp")" "" "tmp entries"
+}
