@@ -3,8 +3,10 @@
 # nginx lookaside on 127.0.0.1 (with WebDAV PUT), writes a trust policy with imgtrust, pushes and
 # signs a small image built here in one `imgsign push` (the signature published to the web
 # lookaside by HTTP PUT and verified there), pushes another unsigned, and shows imgverify (and
-# skopeo and podman, with the same files) accepting the signed image and rejecting the other. Everything lives in a scratch directory; the services stop at
-# the end.
+# skopeo, with the same files) accepting the signed image and rejecting the other. Then an
+# unprivileged user (imgtrust-demo, created with a subordinate ID range, or reused) pulls the
+# signed image into its own store and lists it; its pull of the unsigned one is refused.
+# Everything lives in a scratch directory; the services stop at the end.
 set -euo pipefail
 cd "$(dirname "$0")"
 SRC=$PWD
@@ -78,5 +80,20 @@ run skopeo copy -q --src-tls-verify=false --policy "$W/policy.json" --registries
 	"docker://$REGISTRY/apps/web:1.0" "dir:$W/copy-web"
 run skopeo copy -q --src-tls-verify=false --policy "$W/policy.json" --registries.d "$W/registries.d" \
 	"docker://$REGISTRY/apps/unsigned:1.0" "dir:$W/copy-unsigned"
+
+step "pull as an unprivileged user: verified first, then unpacked in a user namespace"
+# shellcheck source=tests/lib/users.bash
+source "$SRC/tests/lib/users.bash"
+skip() { echo "skipped: $*"; exit 0; }
+IMGTRUST_TEST_USER=imgtrust-demo test_user_setup
+echo "user $TU_NAME (uid $TU_UID), subordinate range $TU_RANGE (from /etc/subuid)"
+chmod -R o+rX "$W/registries.d" "$W/policy.json" "$W/release.asc"
+U="$W/user"
+run as_test_user "$U" "$BIN/imgpull" "${P[@]}" --tls-verify=false "docker://$REGISTRY/apps/web:1.0"
+run as_test_user "$U" "$BIN/imgpull" "${P[@]}" --tls-verify=false "docker://$REGISTRY/apps/unsigned:1.0"
+run as_test_user "$U" "$BIN/imgstore" ls
+run as_test_user "$U" "$BIN/imgstore" fsck
+printf '$ %s\n' "stat of the layer's files: the image's root is $TU_NAME on the host"
+find "$U/data/imgtrust/storage/layers" -path '*/diff/*' -printf '%u:%g %m %P\n' | sed 's|^\([^ ]* [^ ]*\) [0-9a-f]*/diff/|\1 |'
 
 printf '\nscratch directory: %s\n' "$W"
