@@ -592,8 +592,9 @@ int userns_run(const struct it_idmap *map, unsigned flags, int (*fn)(void *arg, 
                 rc = userns_wait(pid, &status, err);
         if (rc == 0 && !sh->done) {
                 if (status > 128)
-                        rc = it_error_set(err, IT_EIO, "user namespace helper %d killed by %s",
-                                          (int)pid, strsignal(status - 128));
+                        rc = it_error_set(err, IT_EIO,
+                                          "user namespace helper %d was killed (signal %d, %s)",
+                                          (int)pid, status - 128, strsignal(status - 128));
                 else
                         rc = it_error_set(err, IT_EIO,
                                           "user namespace helper %d exited with status %d "

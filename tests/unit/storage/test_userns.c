@@ -307,6 +307,59 @@ static void test_spawn_status(void **state)
         rm_dir(d);
 }
 
+static int run_fail_fn(void *arg, it_error *err)
+{
+        int *shared = arg;
+        *shared = (int)getuid() + 1; /* 1: root inside */
+        it_error_set(err, IT_EINPUT, "entry %s: bad", "x");
+        it_error_wrap(err, "layer %d", 7);
+        it_error_detail(err, "first detail");
+        it_error_detail(err, "second detail");
+        err->sys_errno = ENOENT;
+        return IT_EINPUT;
+}
+
+static int run_ok_fn(void *arg, it_error *err)
+{
+        (void)arg;
+        (void)err;
+        return 0;
+}
+
+static int run_kill_fn(void *arg, it_error *err)
+{
+        (void)arg;
+        (void)err;
+        raise(SIGKILL);
+        return 0;
+}
+
+/* userns_run: fn's code, main line, details and errno come back; a killed child is IT_EIO; shared
+ * memory carries results. */
+static void test_run(void **state)
+{
+        (void)state;
+        _cleanup_error_ it_error err = IT_ERROR_INIT;
+        struct it_idmap m;
+        assert_int_equal(userns_idmap_for_user(NULL, NULL, geteuid(), &m, &err), 0);
+        int *shared = userns_shared_alloc(sizeof *shared);
+        assert_int_equal(userns_run(&m, 0, run_fail_fn, shared, &err), IT_EINPUT);
+        assert_int_equal(*shared, 1);
+        _cleanup_free_ char *line = it_error_format(&err);
+        assert_string_equal(line, "layer 7: entry x: bad");
+        assert_int_equal(err.ndetails, 2);
+        assert_string_equal(err.details[0], "first detail");
+        assert_string_equal(err.details[1], "second detail");
+        assert_int_equal(err.sys_errno, ENOENT);
+        it_error_clear(&err);
+        assert_int_equal(userns_run(&m, USERNS_NEWNS, run_ok_fn, NULL, &err), 0);
+        assert_int_equal(err.code, 0);
+        assert_int_equal(userns_run(&m, 0, run_kill_fn, NULL, &err), IT_EIO);
+        _cleanup_free_ char *k = it_error_format(&err);
+        assert_non_null(strstr(k, "was killed (signal 9, Killed)"));
+        userns_shared_free(shared, sizeof *shared);
+}
+
 /* Root writes any map itself: container 1 -> host SUB_START without a helper. */
 static void test_spawn_root_direct(void **state)
 {
@@ -723,11 +776,17 @@ static void test_pdeathsig(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_parse_good),      cmocka_unit_test(test_parse_bad),
-            cmocka_unit_test(test_mapping),         cmocka_unit_test(test_range_error),
-            cmocka_unit_test(test_spawn_status),    cmocka_unit_test(test_spawn_root_direct),
-            cmocka_unit_test(test_spawn_newuidmap), cmocka_unit_test(test_spawn_single_id),
-            cmocka_unit_test(test_pdeathsig),       cmocka_unit_test(test_store_gc_in_userns),
+            cmocka_unit_test(test_parse_good),
+            cmocka_unit_test(test_parse_bad),
+            cmocka_unit_test(test_mapping),
+            cmocka_unit_test(test_range_error),
+            cmocka_unit_test(test_spawn_status),
+            cmocka_unit_test(test_spawn_root_direct),
+            cmocka_unit_test(test_run),
+            cmocka_unit_test(test_spawn_newuidmap),
+            cmocka_unit_test(test_spawn_single_id),
+            cmocka_unit_test(test_pdeathsig),
+            cmocka_unit_test(test_store_gc_in_userns),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
