@@ -1479,7 +1479,8 @@ int store_fsck_content(struct it_store *st, struct it_strv *problems, it_error *
         int rc = list_hex(st, st->layersfd, "layers", &layers, err);
         if (rc < 0)
                 return rc;
-        qsort(layers.v, layers.n, sizeof(*layers.v), cmp_str);
+        if (layers.n > 1)
+                qsort(layers.v, layers.n, sizeof(*layers.v), cmp_str);
         for (size_t i = 0; i < layers.n; i++)
                 if ((rc = fsck_layer_content(st, layers.v[i], problems, err)) < 0)
                         return rc;

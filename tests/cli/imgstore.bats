@@ -228,9 +228,10 @@ imgstore: no image \"nosuch\" in $S"
 	assert_eq "$stderr" ""
 	local bad="$S/layers/$L_BASE/layer.json: line 1, column 1: invalid JSON: string or '}' expected near end of file"
 	# The corrupt record is reported by the layer scan and again by each image that uses it
-	# (store_fsck's behaviour); the missing layer once per image that names it.
+	# (store_fsck's behaviour), and once more by the content re-hash that needs it; the missing
+	# layer once per image that names it.
 	local want
-	want=$(printf '%s\n' "$bad" "$bad" "$bad" \
+	want=$(printf '%s\n' "$bad" "$bad" "$bad" "layer sha256:$L_BASE: cannot re-hash: $bad" \
 		"$S/images/$C1: layer sha256:$L_C1 is missing" \
 		"$S/images/$C2: layer sha256:$L_C1 is missing" | LC_ALL=C sort)
 	assert_eq "$(LC_ALL=C sort <<<"$output")" "$want" "fsck problems"
@@ -257,7 +258,7 @@ imgstore: no image \"nosuch\" in $S"
 	assert_eq "$stderr" "imgstore: cannot create $f/sub: Not a directory"
 }
 
-@test "usage errors are exit 2; mount, umount, export and unshare are not implemented" {
+@test "usage errors are exit 2, each naming the command and what is wrong" {
 	run --separate-stderr st bogus
 	assert_status 2
 	assert_eq "$stderr" "imgstore: unknown command \"bogus\" (see 'imgstore --help')"
@@ -272,14 +273,160 @@ imgstore: no image \"nosuch\" in $S"
 	run --separate-stderr "$IMGSTORE" --root
 	assert_status 2
 	local c
-	for c in mount umount export unshare; do
-		run --separate-stderr st "$c" alpine
+	for c in mount umount export; do
+		run --separate-stderr st "$c"
 		assert_status 2
-		assert_eq "$stderr" "imgstore: $c: not implemented yet"
+		assert_eq "$stderr" "imgstore: $c: IMAGE is required (see 'imgstore $c --help')"
+		run --separate-stderr st "$c" alpine "$B"
+		assert_status 2
+		assert_eq "$stderr" "imgstore: $c: takes one IMAGE (see 'imgstore $c --help')"
+		run --separate-stderr st "$c" nosuch
+		assert_status 2
+		assert_eq "$stderr" "imgstore: no image \"nosuch\" in $S"
+		run --separate-stderr st "$c" --help
+		assert_status 0
+		assert_contains "$output" "Usage: imgstore [--root DIR] $c "
 	done
+	run --separate-stderr st export -o "" alpine
+	assert_status 2
+	assert_eq "$stderr" "imgstore: export: -o needs a file name (see 'imgstore export --help')"
+	run --separate-stderr st unshare --help
+	assert_status 0
+	assert_contains "$output" "IMGTRUST_STORAGE_ROOT"
 	run --separate-stderr st --help
 	assert_status 0
-	assert_contains "$output" "Not yet implemented: mount, umount, export, unshare."
+	for c in ls inspect rm gc fsck mount umount export unshare; do
+		assert_line_match "^  $c( |$)"
+	done
+	assert_contains "$output" "Exit codes: 0 success (fsck: clean), 1 fsck found problems, 2 usage error"
+	assert_not_contains "$output" "Not yet implemented"
+}
+
+# rich_layers: image ex.com/rich:1 (layers rbase, rtop) given overlay-form content, as the
+# rootless suite does (see tests/cli/imgstore_rootless.bats), here as root: stored IDs are the
+# image's IDs.
+L_RBASE=$(printf '%s' rbase | sha256sum | cut -d' ' -f1)
+L_RTOP=$(printf '%s' "sha256:$L_RBASE sha256:$(printf '%s' rtop | sha256sum | cut -d' ' -f1)" | sha256sum | cut -d' ' -f1)
+
+rich_image() {
+	local id
+	id=$("$FILL" "$S" 2024-01-01T00:00:00Z ex.com/rich:1 rbase:100 rtop:50) || return 1
+	local b="$S/layers/$L_RBASE/diff" t="$S/layers/$L_RTOP/diff"
+	mkdir "$b/d" "$b/opq"
+	echo old >"$b/d/old"
+	echo gone >"$b/gone"
+	echo lower >"$b/opq/lower"
+	echo owned >"$b/owned"
+	chown 1000:1000 "$b/owned"
+	echo link >"$b/hl1"
+	ln "$b/hl1" "$b/hl2"
+	setfattr -n user.test -v hello "$b/hl1"
+	mknod "$t/gone" c 0 0
+	mkdir "$t/opq"
+	setfattr -n user.overlay.opaque -v y "$t/opq"
+	echo upper >"$t/opq/upper"
+	chmod 0755 "$b/d" "$b/opq" "$t/opq"
+	find "$b" "$t" -exec touch -h -d @1704067200 {} +
+	echo "$id"
+}
+
+alive() {
+	local st
+	st=$(awk '{ sub(/.*\) /, ""); print substr($0, 1, 1) }' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+@test "mount (root): merged read-only view, same path again, rm refused, umount ends the holder" {
+	[ "$(id -u)" -eq 0 ] || skip "root's store (imgstore_rootless.bats covers users)"
+	local id pid p
+	id=$(rich_image)
+	run --separate-stderr st mount ex.com/rich:1
+	assert_status 0
+	assert_eq "$stderr" ""
+	p=$output
+	[[ "$p" =~ ^/proc/([0-9]+)/root$S/mounts/$id/merged$ ]] || fail "unexpected path: $p"
+	pid=${BASH_REMATCH[1]}
+	assert_eq "$(cd "$p" && LC_ALL=C ls -A)" "d
+hl1
+hl2
+opq
+owned
+rbase
+rtop" "merged listing: whiteout applied"
+	assert_eq "$(ls -A "$p/opq")" upper "opaque directory"
+	assert_eq "$(stat -c %u:%g "$p/owned")" 1000:1000
+	assert_eq "$(cat "$p/d/old")" old
+	# The store's own marker is not shown through the mount.
+	assert_eq "$(getfattr --absolute-names -d -m - "$p/opq" 2>&1)" ""
+	run --separate-stderr sh -c "echo x >'$p/new'"
+	assert_status 2
+	assert_contains "$stderr" "Read-only file system"
+	run --separate-stderr st mount "${id:0:12}"
+	assert_status 0
+	assert_eq "$output" "$p"
+	run --separate-stderr st rm "${id:0:12}"
+	assert_status 2
+	assert_eq "$stderr" "imgstore: image ${id:0:12} is mounted at $p: imgstore umount ${id:0:12} first"
+	run --separate-stderr st rm "$id"
+	assert_status 2
+	run --separate-stderr st umount ex.com/rich:1
+	assert_status 0
+	assert_eq "$output" "$id"
+	alive "$pid" && fail "holder $pid still running"
+	assert_eq "$(dir_listing "$S/mounts")" "" "mounts/"
+	run --separate-stderr st umount ex.com/rich:1
+	assert_status 2
+	assert_eq "$stderr" "imgstore: image $id is not mounted"
+}
+
+@test "export (root): pax stream of the merged view with stored owners, hardlink, xattr" {
+	[ "$(id -u)" -eq 0 ] || skip "needs chown and mknod"
+	rich_image >/dev/null
+	run --separate-stderr st export ex.com/rich:1 -o "$BATS_TEST_TMPDIR/r.tar"
+	assert_status 0
+	assert_eq "$output$stderr" ""
+	run tar --numeric-owner --xattrs --xattrs-include='*' -tvf "$BATS_TEST_TMPDIR/r.tar"
+	assert_status 0
+	assert_eq "$(awk '{ print $1, $2, $3, $6, $7, $8, $9 }' <<<"$output" | sed 's/ *$//')" \
+		"drwxr-xr-x 0/0 0 d/
+-rw-r--r-- 0/0 4 d/old
+-rw-r--r--* 0/0 5 hl1
+hrw-r--r--* 0/0 0 hl2 link to hl1
+drwxr-xr-x 0/0 0 opq/
+-rw-r--r-- 0/0 6 opq/upper
+-rw-r--r-- 1000/1000 6 owned
+-rw-r--r-- 0/0 5 rbase
+-rw-r--r-- 0/0 4 rtop"
+	# GNU tar marks entries with extended attributes '*': it read the SCHILY.xattr records.
+	grep -q 'SCHILY.xattr.user.test=hello' "$BATS_TEST_TMPDIR/r.tar" || fail "no SCHILY.xattr record"
+	run grep -c -e 'overlay' -e '\.wh\.' "$BATS_TEST_TMPDIR/r.tar"
+	assert_eq "$output" 0 "overlay markers in the stream"
+	# stdout gives the same bytes.
+	st export ex.com/rich:1 >"$BATS_TEST_TMPDIR/s.tar"
+	assert_same_file "$BATS_TEST_TMPDIR/r.tar" "$BATS_TEST_TMPDIR/s.tar"
+	assert_eq "$(dir_listing "$BATS_TEST_TMPDIR" | grep -c tmp)" 0 "temporary files left"
+}
+
+@test "export refuses a terminal; a failed export leaves no file" {
+	need_cmd script bsdutils
+	run script -qec "'$IMGSTORE' --root '$S' export alpine" /dev/null
+	assert_status 2
+	assert_contains "$output" "imgstore: export: refusing to write a tar stream to a terminal (redirect stdout or use -o FILE)"
+	mkdir "$BATS_TEST_TMPDIR/o"
+	run --separate-stderr st export -o "$BATS_TEST_TMPDIR/o/x.tar" nosuch
+	assert_status 2
+	run --separate-stderr st export -o "$BATS_TEST_TMPDIR/nodir/x.tar" alpine
+	assert_status 3
+	assert_eq "$stderr" "imgstore: $BATS_TEST_TMPDIR/nodir: No such file or directory"
+	assert_eq "$(dir_listing "$BATS_TEST_TMPDIR/o")" "" "files left"
+}
+
+@test "unshare (root): the identity mapping, CMD's exit status, the store root exported" {
+	[ "$(id -u)" -eq 0 ] || skip "root's identity mapping"
+	run --separate-stderr st unshare sh -c 'cat /proc/self/uid_map; echo "$IMGTRUST_STORAGE_ROOT"; exit 5'
+	assert_status 5
+	assert_eq "$(awk '{ print $1, $2, $3 }' <<<"${lines[0]}")" "0 0 4294967295"
+	assert_eq "${lines[1]}" "$S"
 }
 
 @test "a corrupt image record: fsck names it, rm by full ID removes it, ls works again" {
