@@ -548,10 +548,11 @@ static int cmd_gc(const char *root, int argc, char **argv)
 static const char FSCK_HELP[] =
     "Usage: imgstore [--root DIR] fsck\n"
     "\n"
-    "Check the store's structure: every layer record parses and its chain ID follows from its\n"
-    "diff ID and parent, the parent exists, each image's config and manifest hash to its ID\n"
-    "and digest, its layers exist and match the config's diff IDs; then every layer's files\n"
-    "are re-hashed (its tar stream rebuilt from its tar-split record) against its diff ID.\n"
+    "Remove what killed commands left in tmp/, then check the store's structure: every layer\n"
+    "record parses and its chain ID follows from its diff ID and parent, the parent exists,\n"
+    "each image's config and manifest hash to its ID and digest, its layers exist and match\n"
+    "the config's diff IDs; then every layer's files are re-hashed (its tar stream rebuilt\n"
+    "from its tar-split record) against its diff ID.\n"
     "Prints nothing and exits 0 when clean; otherwise one line per problem on stdout and\n"
     "exit 1.\n";
 
@@ -560,7 +561,9 @@ static int fsck_body(void *p)
         struct it_store *st = p;
         _cleanup_error_ it_error err = IT_ERROR_INIT;
         _cleanup_strv_ struct it_strv problems = IT_STRV_INIT;
-        if (store_fsck(st, &problems, &err) < 0)
+        /* What a killed pull left in tmp/ is not damage: clean it first, as the next pull
+         * would. */
+        if (store_recover(st, NULL, &err) < 0 || store_fsck(st, &problems, &err) < 0)
                 return fail(&err);
         /* Then the contents: every layer re-hashed against its diff ID (inside the namespace,
          * where files of subordinate IDs can be read). */
