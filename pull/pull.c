@@ -533,6 +533,16 @@ static int fetch_layers(struct it_store *st, const struct owners *ow, const stru
 
 static int commit_layers(struct image *im, size_t *fetched, int64_t *fetched_bytes, it_error *err)
 {
+        /* One flush of the file system for all of them, then a rename each. */
+        struct it_store_layer_tx **txs = xcalloc(im->n ? im->n : 1, sizeof *txs);
+        size_t ntx = 0;
+        for (size_t i = 0; i < im->n; i++)
+                if (!im->layers[i].present && im->layers[i].tx)
+                        txs[ntx++] = im->layers[i].tx;
+        int src = store_layers_sync(txs, ntx, err);
+        free(txs);
+        if (src != 0)
+                return src;
         for (size_t i = 0; i < im->n; i++) {
                 struct layer *l = &im->layers[i];
                 if (l->present)

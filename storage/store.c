@@ -42,6 +42,7 @@ struct it_store_layer_tx {
         int entryfd;   /* flock(LOCK_EX) held while the entry lives */
         int difffd;
         int splitfd; /* tar-split, once asked for */
+        bool synced; /* store_layers_sync() flushed the files written so far */
         char chain_id[IT_DIGEST_STR_MAX];
         char hex[IT_DIGEST_HEX_MAX + 1];
 };
@@ -557,8 +558,9 @@ int store_layer_commit(struct it_store_layer_tx *tx, const struct it_layer_meta 
         now_rfc3339(m.created);
         if ((rc = write_layer_json(tx, &m, err)) < 0)
                 goto fail;
-        /* The files the unpacker wrote: one syncfs instead of walking the tree. */
-        if (syncfs(tx->difffd) != 0 || fsync(tx->difffd) != 0 ||
+        /* The files the unpacker wrote: one syncfs instead of walking the tree (done already for
+         * a batch by store_layers_sync). */
+        if ((!tx->synced && syncfs(tx->difffd) != 0) || fsync(tx->difffd) != 0 ||
             (tx->splitfd >= 0 && fsync(tx->splitfd) != 0) || fsync(tx->entryfd) != 0) {
                 rc = it_error_sys(err, IT_EIO, errno, "%s/tmp/%s: cannot sync", st->root, tx->name);
                 goto fail;
@@ -589,6 +591,17 @@ int store_layer_commit(struct it_store_layer_tx *tx, const struct it_layer_meta 
 fail:
         store_layer_abort(tx);
         return rc;
+}
+
+int store_layers_sync(struct it_store_layer_tx *const *txs, size_t n, it_error *err)
+{
+        if (n == 0)
+                return 0;
+        if (syncfs(txs[0]->difffd) != 0)
+                return it_error_sys(err, IT_EIO, errno, "%s: cannot sync", txs[0]->st->root);
+        for (size_t i = 0; i < n; i++)
+                txs[i]->synced = true;
+        return 0;
 }
 
 bool store_layer_exists(struct it_store *st, const char *chain_id)

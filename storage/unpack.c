@@ -2,6 +2,7 @@
 #include "imgtrust/unpack.h"
 
 #include <archive.h>
+#include <isa-l/igzip_lib.h>
 #include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
@@ -98,6 +99,10 @@ struct unpack {
         bool cb_failed;
         it_error cb_err;
         struct archive *outer, *inner;
+        /* gzip layers are inflated by ISA-L (outer stays unused): three to four times zlib's
+         * speed, and inflating is most of an unpack's CPU time. */
+        struct inflate_state *gz;
+        int64_t gz_member_end; /* compressed offset where the last member ended, or -1 */
         struct dirrec *dirs;
         size_t ndirs, dircap;
         struct recorder *rec; /* NULL when not recording */
@@ -491,6 +496,64 @@ static void rec_touch(struct unpack *u, const char *path, bool is_dir, const cha
         }
 }
 
+/* The next piece of the uncompressed stream from a gzip blob: 0 at its end, -1 on failure (in
+ * cb_err). Members may follow one another (as gzip and Go's reader allow); anything else after a
+ * member, even zeros, is corrupt data, as Go's reader (podman) finds it. */
+static la_ssize_t gz_read(struct unpack *u, struct archive *a)
+{
+        struct inflate_state *s = u->gz;
+        size_t got;
+
+        for (;;) {
+                if (s->avail_in == 0 && !u->cin_eof) {
+                        if (read_more(u, 0, &got) < 0) {
+                                if (a)
+                                        archive_set_error(a, EIO, "reading the layer failed");
+                                return -1;
+                        }
+                        s->next_in = u->cbuf;
+                        s->avail_in = (uint32_t)got;
+                }
+                if (s->block_state == ISAL_BLOCK_FINISH) {
+                        if (s->avail_in == 0 && u->cin_eof)
+                                return 0;
+                        if (s->avail_in == 0)
+                                continue;
+                        /* Another member: the reset forgets the input, which stays ours. */
+                        uint8_t *in = s->next_in;
+                        uint32_t n = s->avail_in;
+                        u->gz_member_end = u->st->compressed_bytes - n;
+                        isal_inflate_reset(s);
+                        s->crc_flag = ISAL_GZIP;
+                        s->next_in = in;
+                        s->avail_in = n;
+                }
+                s->next_out = u->ubuf;
+                s->avail_out = UBUF_SIZE;
+                int r = isal_inflate(s);
+                if (r != ISAL_DECOMP_OK && u->gz_member_end >= 0 &&
+                    (r == ISAL_INVALID_WRAPPER || r == ISAL_UNSUPPORTED_METHOD))
+                        return cb_fail(u, a, IT_EINPUT,
+                                       "decompressing the layer: the bytes after the gzip member "
+                                       "ending at compressed byte %lld are not another member",
+                                       (long long)u->gz_member_end);
+                if (r != ISAL_DECOMP_OK)
+                        return cb_fail(u, a, IT_EINPUT, "decompressing the layer: %s",
+                                       r == ISAL_INCORRECT_CHECKSUM ? "gzip checksum mismatch"
+                                       : r == ISAL_INVALID_WRAPPER || r == ISAL_UNSUPPORTED_METHOD
+                                           ? "not a gzip stream"
+                                           : "corrupt gzip data");
+                if (UBUF_SIZE - s->avail_out > 0)
+                        u->gz_member_end = -1;
+                size_t produced = UBUF_SIZE - s->avail_out;
+                if (produced > 0)
+                        return (la_ssize_t)produced;
+                if (s->block_state != ISAL_BLOCK_FINISH && s->avail_in == 0 && u->cin_eof)
+                        return cb_fail(u, a, IT_EINPUT,
+                                       "decompressing the layer: the gzip stream is truncated");
+        }
+}
+
 static la_ssize_t inner_read(struct archive *a, void *cd, const void **buf)
 {
         struct unpack *u = cd;
@@ -502,7 +565,7 @@ static la_ssize_t inner_read(struct archive *a, void *cd, const void **buf)
                 return -1;
         if (u->uin_eof)
                 return 0;
-        n = archive_read_data(u->outer, u->ubuf, UBUF_SIZE);
+        n = u->gz ? gz_read(u, a) : archive_read_data(u->outer, u->ubuf, UBUF_SIZE);
         if (n < 0) {
                 if (!u->cb_failed)
                         cb_fail(u, a, IT_EINPUT, "decompressing the layer: %s",
@@ -1236,6 +1299,8 @@ static int compare_digest(const char *what, const struct it_digest *want,
         return it_error_set(err, IT_EINPUT, "%s mismatch: expected %s, got %s", what, w, g);
 }
 
+static int run_tar(struct unpack *u, it_error *err);
+
 static int run(struct unpack *u, it_error *err)
 {
         struct archive_entry *e;
@@ -1247,8 +1312,8 @@ static int run(struct unpack *u, it_error *err)
                 abort();
         archive_read_support_format_raw(u->outer);
         if (u->comp == COMP_GZIP)
-                r = archive_read_support_filter_gzip(u->outer);
-        else if (u->comp == COMP_ZSTD)
+                return run_tar(u, err);
+        if (u->comp == COMP_ZSTD)
                 r = archive_read_support_filter_zstd(u->outer);
         else
                 r = ARCHIVE_OK;
@@ -1265,6 +1330,34 @@ static int run(struct unpack *u, it_error *err)
         else if (r != ARCHIVE_OK)
                 return archive_fail(u, u->outer, err, "opening the layer");
 
+        return run_tar(u, err);
+}
+
+/* The tar reader over the uncompressed stream (inner_read), and every entry applied. */
+static int run_tar(struct unpack *u, it_error *err)
+{
+        struct archive_entry *e;
+        int r;
+
+        if (u->comp == COMP_GZIP) {
+                size_t n = 0, got;
+                do {
+                        if (read_more(u, n, &got) < 0)
+                                return archive_fail(u, u->outer, err, "opening the layer");
+                        n += got;
+                } while (got > 0 && n < 4);
+                if (n == 0)
+                        return it_error_set(err, IT_EINPUT, "layer blob is empty");
+                if (check_magic(u, NULL, n) < 0)
+                        return archive_fail(u, u->outer, err, "opening the layer");
+                u->magic_checked = true;
+                u->gz = xmalloc(sizeof *u->gz);
+                u->gz_member_end = -1;
+                isal_inflate_init(u->gz);
+                u->gz->crc_flag = ISAL_GZIP;
+                u->gz->next_in = u->cbuf;
+                u->gz->avail_in = (uint32_t)n;
+        }
         archive_read_support_format_tar(u->inner);
         if (archive_read_open(u->inner, u, NULL, inner_read, NULL) != ARCHIVE_OK)
                 return archive_fail(u, u->inner, err, "reading the layer tar");
@@ -1388,6 +1481,7 @@ int unpack_layer(int dir_fd, it_read_fn read_fn, void *ctx, const struct it_unpa
                 archive_read_free(u.outer);
         EVP_MD_CTX_free(u.cmd);
         EVP_MD_CTX_free(u.umd);
+        free(u.gz);
         free(u.cbuf);
         free(u.ubuf);
         for (i = 0; i < u.ndirs; i++)

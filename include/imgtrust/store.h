@@ -115,6 +115,10 @@ int store_layer_commit(struct it_store_layer_tx *tx, const struct it_layer_meta 
  * unpacker's split_fd. The fd belongs to tx (do not close it); store_layer_commit() syncs it with
  * the rest. Returns the fd, or a negative it_code. */
 int store_layer_split_fd(struct it_store_layer_tx *tx, it_error *err);
+/* Several layers about to be committed together (all of one store, their files written): one
+ * syncfs for them all, so that each store_layer_commit() after it need not flush the file
+ * system again. */
+int store_layers_sync(struct it_store_layer_tx *const *txs, size_t n, it_error *err);
 /* Drop the entry and free tx. NULL is a no-op. */
 void store_layer_abort(struct it_store_layer_tx *tx);
 
