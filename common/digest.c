@@ -108,35 +108,50 @@ void digest_format(const struct it_digest *d, char out[IT_DIGEST_STR_MAX])
         snprintf(out, IT_DIGEST_STR_MAX, "%s:%s", digest_alg_name(d->alg), d->hex);
 }
 
-void digest_compute(enum it_digest_alg alg, const void *data, size_t len, struct it_digest *out)
+const EVP_MD *digest_evp(enum it_digest_alg alg)
 {
-        const EVP_MD *md;
         switch (alg) {
         case IT_DIGEST_SHA256:
-                md = EVP_sha256();
-                break;
+                return EVP_sha256();
         case IT_DIGEST_SHA384:
-                md = EVP_sha384();
-                break;
+                return EVP_sha384();
         case IT_DIGEST_SHA512:
-                md = EVP_sha512();
-                break;
-        default:
-                abort();
+                return EVP_sha512();
         }
-        unsigned char raw[EVP_MAX_MD_SIZE];
-        unsigned int n = 0;
-        /* Only fails on allocation failure inside OpenSSL; treat it like xmalloc does. */
-        if (EVP_Digest(data ? data : "", len, raw, &n, md, NULL) != 1 ||
-            (size_t)n * 2 != digest_hex_len(alg))
-                abort();
+        abort();
+}
+
+static void digest_from_raw(const unsigned char *raw, unsigned int n, enum it_digest_alg alg,
+                            struct it_digest *out)
+{
         static const char hexdig[] = "0123456789abcdef";
+        if ((size_t)n * 2 != digest_hex_len(alg))
+                abort();
         for (unsigned int i = 0; i < n; i++) {
                 out->hex[2 * i] = hexdig[raw[i] >> 4];
                 out->hex[2 * i + 1] = hexdig[raw[i] & 0xf];
         }
         out->hex[2 * n] = '\0';
         out->alg = alg;
+}
+
+void digest_final(EVP_MD_CTX *md, enum it_digest_alg alg, struct it_digest *out)
+{
+        unsigned char raw[EVP_MAX_MD_SIZE];
+        unsigned int n = 0;
+        if (EVP_DigestFinal_ex(md, raw, &n) != 1)
+                abort();
+        digest_from_raw(raw, n, alg, out);
+}
+
+void digest_compute(enum it_digest_alg alg, const void *data, size_t len, struct it_digest *out)
+{
+        unsigned char raw[EVP_MAX_MD_SIZE];
+        unsigned int n = 0;
+        /* Only fails on allocation failure inside OpenSSL; treat it like xmalloc does. */
+        if (EVP_Digest(data ? data : "", len, raw, &n, digest_evp(alg), NULL) != 1)
+                abort();
+        digest_from_raw(raw, n, alg, out);
 }
 
 bool digest_equal(const struct it_digest *a, const struct it_digest *b)

@@ -3,13 +3,30 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <linux/openat2.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "imgtrust/cleanup.h"
 #include "imgtrust/xalloc.h"
+
+int it_openat_beneath(int dirfd, const char *path, int flags, mode_t mode)
+{
+        struct open_how how = {
+            .flags = (uint64_t)(flags | O_CLOEXEC),
+            .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+            .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        long fd;
+        do
+                fd = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+        while (fd < 0 && (errno == EINTR || errno == EAGAIN));
+        return (int)fd;
+}
 
 bool it_path_exists(const char *path)
 {

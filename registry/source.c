@@ -25,14 +25,7 @@ int source_openat(int root_fd, const char *rel, const char *what, int *fd, int64
                   it_error *err)
 {
         *fd = -1;
-        struct open_how how = {
-            .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW,
-            .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-        };
-        int f;
-        do
-                f = (int)syscall(SYS_openat2, root_fd, rel, &how, sizeof how);
-        while (f < 0 && errno == EINTR);
+        int f = it_openat_beneath(root_fd, rel, O_RDONLY | O_NOCTTY | O_NOFOLLOW, 0);
         if (f < 0) {
                 if (errno == ELOOP)
                         return it_error_set(err, IT_EINPUT, "%s: is or passes through a symlink",

@@ -298,13 +298,6 @@ static void md_freep(EVP_MD_CTX **m)
         EVP_MD_CTX_free(*m);
 }
 
-static const EVP_MD *evp_of(enum it_digest_alg a)
-{
-        return a == IT_DIGEST_SHA512   ? EVP_sha512()
-               : a == IT_DIGEST_SHA384 ? EVP_sha384()
-                                       : EVP_sha256();
-}
-
 /* How one upload session ended, when it did not succeed. */
 struct session_end {
         bool mismatch;     /* the bytes are not the blob: never repeated */
@@ -342,7 +335,7 @@ static int upload_session(struct registry_conn *cn, const char *repo, const stru
                 return it_error_set(err, IT_EIO, "POST %s: HTTP %ld, expected 202", post, st);
 
         _cleanup_(md_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
-        if (!md || !EVP_DigestInit_ex(md, evp_of(want->alg), NULL))
+        if (!md || !EVP_DigestInit_ex(md, digest_evp(want->alg), NULL))
                 abort();
         int64_t done = 0;
         bool chunked = size > cn->chunk;
@@ -609,7 +602,7 @@ int registry_blob_get(struct it_registry *c, const char *repo, const char *diges
             xasprintf("%s://%s/v2/%s/blobs/%s", cn.scheme, cn.host, repo, digest);
         _cleanup_free_ char *url = xstrdup(origin);
         _cleanup_(md_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
-        if (!md || !EVP_DigestInit_ex(md, evp_of(want.alg), NULL))
+        if (!md || !EVP_DigestInit_ex(md, digest_evp(want.alg), NULL))
                 abort();
         struct downstream d = {.write = write_fn, .ctx = ctx, .max = max, .md = md};
         _cleanup_(http_resp_free) struct it_http_resp r = IT_HTTP_RESP_INIT;

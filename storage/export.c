@@ -1,5 +1,6 @@
 /* The merged root filesystem of an image as a pax tar stream (imgtrust/export.h). */
 #include "imgtrust/export.h"
+#include "imgtrust/fs.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -34,15 +35,7 @@ struct walk {
 
 static int open_in(int dirfd, const char *name, int flags)
 {
-        struct open_how how = {
-            .flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW),
-            .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-        };
-        long fd;
-        do
-                fd = syscall(SYS_openat2, dirfd, name, &how, sizeof how);
-        while (fd < 0 && errno == EINTR);
-        return (int)fd;
+        return it_openat_beneath(dirfd, name, flags | O_NOFOLLOW, 0);
 }
 
 static int cmp_str(const void *a, const void *b)

@@ -53,16 +53,7 @@ struct it_store_layer_tx {
  * or outside it, whatever someone put in the tree. */
 static int st_openat(int dirfd, const char *path, int flags, mode_t mode)
 {
-        struct open_how how = {
-            .flags = (uint64_t)(flags | O_CLOEXEC),
-            .mode = (flags & O_CREAT) ? mode : 0,
-            .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-        };
-        long fd;
-        do
-                fd = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
-        while (fd < 0 && errno == EINTR);
-        return (int)fd;
+        return it_openat_beneath(dirfd, path, flags, mode);
 }
 
 static void random_hex(char *out, size_t nbytes)

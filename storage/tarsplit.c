@@ -521,34 +521,6 @@ int tarsplit_next(struct it_tarsplit_reader *r, struct it_tarsplit_rec *rec, it_
 
 /* ---- verify ---- */
 
-static const EVP_MD *evp_for(enum it_digest_alg alg)
-{
-        switch (alg) {
-        case IT_DIGEST_SHA384:
-                return EVP_sha384();
-        case IT_DIGEST_SHA512:
-                return EVP_sha512();
-        case IT_DIGEST_SHA256:
-        default:
-                return EVP_sha256();
-        }
-}
-
-static void md_hex(EVP_MD_CTX *md, enum it_digest_alg alg, struct it_digest *out)
-{
-        unsigned char raw[EVP_MAX_MD_SIZE];
-        unsigned int n = 0;
-        static const char hex[] = "0123456789abcdef";
-
-        EVP_DigestFinal_ex(md, raw, &n);
-        out->alg = alg;
-        for (unsigned int i = 0; i < n; i++) {
-                out->hex[2 * i] = hex[raw[i] >> 4];
-                out->hex[2 * i + 1] = hex[raw[i] & 15];
-        }
-        out->hex[2 * n] = '\0';
-}
-
 static void raw_hex(const unsigned char raw[32], char out[65])
 {
         static const char hex[] = "0123456789abcdef";
@@ -562,16 +534,7 @@ static void raw_hex(const unsigned char raw[32], char out[65])
 
 static int openat2_in(int dirfd, const char *path, uint64_t flags)
 {
-        struct open_how how = {
-            .flags = flags | O_CLOEXEC | O_NOFOLLOW,
-            .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-        };
-        long fd;
-
-        do
-                fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-        while (fd < 0 && (errno == EINTR || errno == EAGAIN));
-        return (int)fd;
+        return it_openat_beneath(dirfd, path, (int)flags | O_NOFOLLOW, 0);
 }
 
 static const char *type_name(mode_t m)
@@ -753,7 +716,7 @@ int tarsplit_verify(int split_fd, int diff_fd, const char *label, const struct i
         v.fmd = EVP_MD_CTX_new();
         if (!v.smd || !v.fmd)
                 abort();
-        EVP_DigestInit_ex(v.smd, evp_for(diff_id->alg), NULL);
+        EVP_DigestInit_ex(v.smd, digest_evp(diff_id->alg), NULL);
         v.buf = xmalloc(FBUF_SIZE);
         for (;;) {
                 rc = tarsplit_next(r, &rec, &rerr);
@@ -791,7 +754,7 @@ int tarsplit_verify(int split_fd, int diff_fd, const char *label, const struct i
                                               label, g, v.dstr);
                                 break;
                         }
-                        md_hex(v.smd, diff_id->alg, &got);
+                        digest_final(v.smd, diff_id->alg, &got);
                         if (!digest_equal(&got, diff_id)) {
                                 digest_format(&got, g);
                                 it_strv_pushf(problems,

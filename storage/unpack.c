@@ -128,34 +128,6 @@ void unpack_opts_init(struct it_unpack_opts *o, const char *media_type)
         o->split_fd = -1;
 }
 
-static const EVP_MD *evp_for(enum it_digest_alg alg)
-{
-        switch (alg) {
-        case IT_DIGEST_SHA384:
-                return EVP_sha384();
-        case IT_DIGEST_SHA512:
-                return EVP_sha512();
-        case IT_DIGEST_SHA256:
-        default:
-                return EVP_sha256();
-        }
-}
-
-static void md_final(EVP_MD_CTX *md, enum it_digest_alg alg, struct it_digest *out)
-{
-        unsigned char raw[EVP_MAX_MD_SIZE];
-        unsigned int n = 0;
-        static const char hex[] = "0123456789abcdef";
-
-        EVP_DigestFinal_ex(md, raw, &n);
-        out->alg = alg;
-        for (unsigned int i = 0; i < n; i++) {
-                out->hex[2 * i] = hex[raw[i] >> 4];
-                out->hex[2 * i + 1] = hex[raw[i] & 15];
-        }
-        out->hex[2 * n] = '\0';
-}
-
 static int cb_fail(struct unpack *u, struct archive *a, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static int cb_fail(struct unpack *u, struct archive *a, int code, const char *fmt, ...)
@@ -1426,8 +1398,8 @@ int unpack_layer(int dir_fd, it_read_fn read_fn, void *ctx, const struct it_unpa
         u.umd = EVP_MD_CTX_new();
         if (!u.cmd || !u.umd)
                 abort();
-        EVP_DigestInit_ex(u.cmd, evp_for(calg), NULL);
-        EVP_DigestInit_ex(u.umd, evp_for(ualg), NULL);
+        EVP_DigestInit_ex(u.cmd, digest_evp(calg), NULL);
+        EVP_DigestInit_ex(u.umd, digest_evp(ualg), NULL);
         u.cbuf = xmalloc(CBUF_SIZE);
         u.ubuf = xmalloc(UBUF_SIZE);
         if (o->split_fd >= 0) {
@@ -1450,8 +1422,8 @@ int unpack_layer(int dir_fd, it_read_fn read_fn, void *ctx, const struct it_unpa
                 freelocale(utf8);
         }
         if (r == 0) {
-                md_final(u.cmd, calg, &u.st->compressed);
-                md_final(u.umd, ualg, &u.st->diff_id);
+                digest_final(u.cmd, calg, &u.st->compressed);
+                digest_final(u.umd, ualg, &u.st->diff_id);
                 if (!o->skip_digests) {
                         r = compare_digest("layer digest", o->compressed, &u.st->compressed, err);
                         if (r == 0)

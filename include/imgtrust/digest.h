@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <openssl/evp.h>
+
 #include "imgtrust/error.h"
 
 enum it_digest_alg { IT_DIGEST_SHA256, IT_DIGEST_SHA384, IT_DIGEST_SHA512 };
@@ -31,5 +33,9 @@ size_t digest_hex_len(enum it_digest_alg alg);
 /* Digest of data with the given algorithm (OpenSSL). */
 void digest_compute(enum it_digest_alg alg, const void *data, size_t len, struct it_digest *out);
 bool digest_equal(const struct it_digest *a, const struct it_digest *b);
+/* OpenSSL's implementation of alg, for hashing a stream with EVP_DigestUpdate. */
+const EVP_MD *digest_evp(enum it_digest_alg alg);
+/* Finish md (an EVP_MD_CTX started with digest_evp(alg)) into *out. */
+void digest_final(EVP_MD_CTX *md, enum it_digest_alg alg, struct it_digest *out);
 
 #endif

@@ -13,6 +13,12 @@
  * unreadable one IT_EIO with errno kept in err->sys_errno. */
 int it_file_read(const char *path, size_t max, char **data, size_t *len, it_error *err);
 
+/* openat2(dirfd, path) confined beneath dirfd: RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS |
+ * RESOLVE_NO_MAGICLINKS, O_CLOEXEC added, retried on EINTR and EAGAIN. The way every path inside
+ * a store, a rootfs or a layout is opened: never by string concatenation, never through a link.
+ * Returns the fd, or -1 with errno (ELOOP for a symlink on the way, EXDEV for an escape). */
+int it_openat_beneath(int dirfd, const char *path, int flags, mode_t mode);
+
 /* The same for an open descriptor (read from its current offset); `what` names it in messages. */
 int it_fd_read(int fd, const char *what, size_t max, char **data, size_t *len, it_error *err);
 
