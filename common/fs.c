@@ -47,8 +47,11 @@ int it_fd_read(int fd, const char *what, size_t max, char **data, size_t *len, i
                 return it_error_set(err, IT_EINPUT,
                                     "%s: too large (%lld bytes; at most %zu are read)", what,
                                     (long long)st.st_size, max);
-        /* The size can change under us; read at most max+1 bytes whatever fstat said. */
+        /* The size can change under us; read at most max+1 bytes whatever fstat said. Files of
+         * /proc say 0 and some (sysctls) answer only a first read whole: start with a page. */
         size_t cap = (size_t)st.st_size + 1, n = 0;
+        if (cap < 4096)
+                cap = max + 1 < 4096 ? max + 1 : 4096;
         _cleanup_free_ char *buf = xmalloc(cap + 1);
         for (;;) {
                 if (n == cap) {

@@ -227,12 +227,37 @@ static void test_file_replace(void **state)
         rmdir(dir);
 }
 
+/* Files of /proc report size 0, and a sysctl answers only its first read whole: the bounded read
+ * must still get it all. */
+static void test_file_read_proc(void **state)
+{
+        (void)state;
+        it_error err = IT_ERROR_INIT;
+        char *data = NULL;
+        size_t len = 0;
+        assert_int_equal(it_file_read("/proc/sys/kernel/cap_last_cap", 64, &data, &len, &err), 0);
+        FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "r");
+        assert_non_null(f);
+        int want = -1;
+        assert_int_equal(fscanf(f, "%d", &want), 1);
+        fclose(f);
+        _cleanup_free_ char *text = xasprintf("%d\n", want);
+        assert_string_equal(data, text);
+        assert_int_equal(len, strlen(text));
+        free(data);
+        /* The bound still holds for such files. */
+        assert_int_equal(it_file_read("/proc/sys/kernel/cap_last_cap", 1, &data, &len, &err),
+                         IT_EINPUT);
+        it_error_clear(&err);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_error_chain),   cmocka_unit_test(test_buf_strv),
-            cmocka_unit_test(test_json_strict),   cmocka_unit_test(test_json_path),
-            cmocka_unit_test(test_json_write_go), cmocka_unit_test(test_file_replace),
+            cmocka_unit_test(test_error_chain),    cmocka_unit_test(test_buf_strv),
+            cmocka_unit_test(test_json_strict),    cmocka_unit_test(test_json_path),
+            cmocka_unit_test(test_json_write_go),  cmocka_unit_test(test_file_replace),
+            cmocka_unit_test(test_file_read_proc),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
