@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "imgtrust/buf.h"
+#include "imgtrust/caps.h"
 #include "imgtrust/cleanup.h"
 #include "imgtrust/json.h"
 #include "imgtrust/seccomp.h"
@@ -332,50 +333,6 @@ static const struct {
     {"SCMP_ARCH_RISCV64", SCMP_ARCH_RISCV64},
 };
 
-static const char *const cap_names[] = {
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-};
-
 struct jctx {
         struct it_buf path;
         it_error *err;
@@ -500,11 +457,12 @@ static int parse_caps(struct jctx *c, json_t *v, uint64_t *out)
                 int r = jstring(c, e, &s);
                 if (r < 0)
                         return r;
-                size_t k;
-                for (k = 0; k < sizeof cap_names / sizeof cap_names[0]; k++)
-                        if (strcmp(cap_names[k], s) == 0)
+                /* Profiles spell capabilities exactly ("CAP_SYS_ADMIN"), unlike --cap-add. */
+                int k;
+                for (k = 0; caps_name(k); k++)
+                        if (strcmp(caps_name(k), s) == 0)
                                 break;
-                if (k == sizeof cap_names / sizeof cap_names[0]) {
+                if (!caps_name(k)) {
                         _cleanup_free_ char *q = it_quote(s, 64);
                         return jfail(c, "unknown capability %s", q);
                 }
