@@ -10,9 +10,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "imgtrust/clock.h"
 #include "imgtrust/admit.h"
 #include "imgtrust/buf.h"
 #include "imgtrust/cleanup.h"
@@ -261,13 +261,6 @@ static int sock_sink(void *ctx, const void *data, size_t len, it_error *err)
         return 0;
 }
 
-static int64_t mono_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct pool {
         struct it_store *st;
         const char *repo;
@@ -420,10 +413,10 @@ static void *worker(void *arg)
                 if (!l)
                         break;
                 struct it_push_blob *b = &p->blobs[l - p->im->layers];
-                atomic_store(&b->started_ms, mono_ms());
+                atomic_store(&b->started_ms, it_mono_ms());
                 atomic_store(&b->state, IT_PUSH_FETCHING);
                 rc = fetch_layer(p, w->c, l, &err);
-                atomic_store(&b->finished_ms, mono_ms());
+                atomic_store(&b->finished_ms, it_mono_ms());
                 atomic_store(&b->state, rc == 0 ? IT_PUSH_DONE : IT_PUSH_FAILED);
         }
         it_error_clear(&err);
@@ -500,12 +493,7 @@ static int fetch_layers(struct it_store *st, const struct owners *ow, const stru
         long every = o->progress_ms > 0 ? o->progress_ms : 200;
         pthread_mutex_lock(&p.lock);
         while (p.running > 0) {
-                struct timespec until;
-                clock_gettime(CLOCK_REALTIME, &until);
-                until.tv_nsec += (every % 1000) * 1000000L;
-                until.tv_sec += every / 1000 + until.tv_nsec / 1000000000L;
-                until.tv_nsec %= 1000000000L;
-                pthread_cond_timedwait(&p.cond, &p.lock, &until);
+                it_cond_wait_ms(&p.cond, &p.lock, every);
                 if (o->progress && p.running > 0) {
                         pthread_mutex_unlock(&p.lock);
                         o->progress(o->progress_ctx, p.blobs, im->n, false);

@@ -4,8 +4,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "imgtrust/clock.h"
 #include "imgtrust/xalloc.h"
 
 void progress_format_bytes(int64_t n, char *buf, size_t cap)
@@ -21,13 +21,6 @@ void progress_format_bytes(int64_t n, char *buf, size_t cap)
                 snprintf(buf, cap, "%" PRId64 " B", n);
         else
                 snprintf(buf, cap, "%.1f %s", v, units[u]);
-}
-
-static int64_t mono_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static const char *state_name(int st)
@@ -81,7 +74,7 @@ static bool settled(int st)
 void progress_push_cb(void *ctx, const struct it_push_blob *blobs, size_t n, bool final)
 {
         struct it_progress *p = ctx;
-        int64_t now = mono_ms();
+        int64_t now = it_mono_ms();
         if (p->tty) {
                 if (p->drawn)
                         fprintf(p->out, "\033[%zuA", p->drawn);

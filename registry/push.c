@@ -6,9 +6,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "imgtrust/clock.h"
 #include "imgtrust/cleanup.h"
 #include "imgtrust/manifest.h"
 #include "imgtrust/registry.h"
@@ -40,13 +40,6 @@ struct worker {
         pthread_t thread;
         bool started;
 };
-
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct fd_reader {
         int fd;
@@ -96,7 +89,7 @@ static int transfer(struct worker *w, size_t i, it_error *err)
         const char *repo = s->o->repo;
         char ds[IT_DIGEST_STR_MAX];
         digest_format(&b->digest, ds);
-        atomic_store(&b->started_ms, now_ms());
+        atomic_store(&b->started_ms, it_mono_ms());
         atomic_store(&b->state, IT_PUSH_CHECKING);
         bool exists = false;
         int64_t have = -1;
@@ -157,7 +150,7 @@ static void *worker_main(void *arg)
                 pthread_mutex_unlock(&s->lock);
                 it_error e = IT_ERROR_INIT;
                 int rc = transfer(w, i, &e);
-                atomic_store(&s->blobs[i].finished_ms, now_ms());
+                atomic_store(&s->blobs[i].finished_ms, it_mono_ms());
                 if (rc) {
                         atomic_store(&s->blobs[i].state, IT_PUSH_FAILED);
                         pthread_mutex_lock(&s->lock);
@@ -254,12 +247,7 @@ static int push_blobs(struct it_source *src, const struct it_push_opts *o, struc
         long every = o->progress_ms > 0 ? o->progress_ms : 200;
         pthread_mutex_lock(&s.lock);
         while (s.running > 0) {
-                struct timespec until;
-                clock_gettime(CLOCK_REALTIME, &until);
-                until.tv_nsec += (every % 1000) * 1000000L;
-                until.tv_sec += every / 1000 + until.tv_nsec / 1000000000L;
-                until.tv_nsec %= 1000000000L;
-                pthread_cond_timedwait(&s.cond, &s.lock, &until);
+                it_cond_wait_ms(&s.cond, &s.lock, every);
                 if (o->progress && s.running > 0) {
                         pthread_mutex_unlock(&s.lock);
                         o->progress(o->progress_ctx, s.blobs, s.n, false);

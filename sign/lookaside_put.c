@@ -15,6 +15,7 @@
 #include "imgtrust/authfile.h"
 #include "imgtrust/buf.h"
 #include "imgtrust/cleanup.h"
+#include "imgtrust/clock.h"
 #include "imgtrust/fs.h"
 #include "imgtrust/http.h"
 #include "imgtrust/json.h"
@@ -85,13 +86,6 @@ static int status_error(const char *method, const char *url, const struct it_htt
         if (r->status == 0)
                 return it_error_set(err, IT_EIO, "%s %s: no HTTP response", method, url);
         return it_error_set(err, IT_EIO, "%s %s: HTTP %ld", method, url, r->status);
-}
-
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void sleep_ms(int64_t ms)
@@ -166,7 +160,7 @@ int lookaside_put_append(const char *base_url, const char *repo_path, const char
                 rc = regd_signature_url(base_url, repo_path, digest, n, &url, err);
                 if (rc)
                         goto out;
-                int64_t t0 = now_ms();
+                int64_t t0 = it_mono_ms();
                 rc = request(h, "HEAD", url, NULL, 0, opts, &r, err);
                 if (rc)
                         goto out;
@@ -185,7 +179,7 @@ int lookaside_put_append(const char *base_url, const char *repo_path, const char
                         rc = status_error("PUT", url, &r, opts, err);
                         goto out;
                 }
-                int64_t rtt = now_ms() - t0;
+                int64_t rtt = it_mono_ms() - t0;
                 rc = read_back(h, url, blob, len, opts, &r, err);
                 if (rc < 0)
                         goto out;
