@@ -3,7 +3,6 @@
 #include "imgtrust/caps.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <linux/capability.h>
 #include <stdio.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "imgtrust/cleanup.h"
+#include "imgtrust/fs.h"
 #include "imgtrust/xalloc.h"
 
 #define BIT(n) (UINT64_C(1) << (n))
@@ -101,35 +101,6 @@ int caps_parse_name(const char *name, int *cap, it_error *err)
         return it_error_set(err, IT_EINPUT, "unknown capability \"%s\"", name);
 }
 
-/* Reads a /proc file whole with large reads: sysctl files answer a read at a non-zero offset
- * with EOF, so it_file_read's small first read would cut "40" to "4". Allocates *out. */
-static int read_proc(const char *path, size_t max, char **out, size_t *outlen, it_error *err)
-{
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0;
-
-        if (fd < 0)
-                return it_error_sys(err, IT_EIO, errno, "%s", path);
-        buf = xmalloc(max + 1);
-        for (;;) {
-                ssize_t n = read(fd, buf + len, max + 1 - len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return it_error_sys(err, IT_EIO, errno, "%s", path);
-                if (n == 0)
-                        break;
-                len += (size_t)n;
-                if (len > max)
-                        return it_error_set(err, IT_EINPUT, "%s: more than %zu bytes", path, max);
-        }
-        buf[len] = '\0';
-        *out = IT_STEAL(buf);
-        *outlen = len;
-        return 0;
-}
-
 int caps_last_cap(void)
 {
         _cleanup_free_ char *data = NULL;
@@ -138,7 +109,7 @@ int caps_last_cap(void)
         char *end;
         long v;
 
-        if (read_proc("/proc/sys/kernel/cap_last_cap", 64, &data, &len, &err) < 0) {
+        if (it_file_read("/proc/sys/kernel/cap_last_cap", 64, &data, &len, &err) < 0) {
                 it_error_clear(&err);
                 return IT_CAPS_LAST_CAP_FALLBACK;
         }
@@ -417,7 +388,7 @@ int caps_read_current(struct it_caps *out, it_error *err)
         size_t len = 0;
         int r;
 
-        r = read_proc("/proc/thread-self/status", 64 * 1024, &data, &len, err);
+        r = it_file_read("/proc/thread-self/status", 64 * 1024, &data, &len, err);
         if (r < 0)
                 return r;
         r = caps_parse_status(data, len, out, err);
