@@ -88,7 +88,24 @@ static int reopen_root(struct it_store *st, int *fd, it_error *err)
         return 0;
 }
 
-static int overlay_config(int fsfd, const struct it_store_image *img, it_error *err)
+/* The layer's diff/ (rel, relative to the working directory layers/) as an idmapped detached
+ * mount through userns_fd, for a "lowerdir+" given by fd. */
+static int idmapped_lower(const char *rel, int userns_fd, int *out, it_error *err)
+{
+        *out = -1;
+        _cleanup_close_ int t = open_tree(AT_FDCWD, rel, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (t < 0)
+                return it_error_sys(err, IT_EIO, errno, "overlayfs: lower layer %s", rel);
+        struct mount_attr a = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns_fd};
+        if (mount_setattr(t, "", AT_EMPTY_PATH, &a, sizeof a) != 0)
+                return it_error_sys(err, IT_EIO, errno,
+                                    "lower layer %s: idmapped mount (Linux 5.12 or later)", rel);
+        *out = IT_STEAL_FD(t);
+        return 0;
+}
+
+static int overlay_config(int fsfd, const struct it_store_image *img,
+                          const struct it_overlay_spec *spec, it_error *err)
 {
         if (fsconfig(fsfd, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) != 0) {
                 int rc = it_error_sys(err, IT_EIO, errno,
@@ -96,7 +113,7 @@ static int overlay_config(int fsfd, const struct it_store_image *img, it_error *
                 fs_log(fsfd, err);
                 return rc;
         }
-        if (fsconfig(fsfd, FSCONFIG_SET_FLAG, "ro", NULL, 0) != 0)
+        if (!spec->upper && fsconfig(fsfd, FSCONFIG_SET_FLAG, "ro", NULL, 0) != 0)
                 return it_error_sys(err, IT_EIO, errno, "overlayfs: option ro");
         /* Top layer first, as overlay stacks lower directories. */
         for (size_t i = img->layers.n; i-- > 0;) {
@@ -106,7 +123,14 @@ static int overlay_config(int fsfd, const struct it_store_image *img, it_error *
                                             chain);
                 char rel[96];
                 snprintf(rel, sizeof rel, "%s/diff", chain + 7);
-                if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", rel, 0) != 0) {
+                _cleanup_close_ int lfd = -1;
+                if (spec->idmap_userns_fd >= 0) {
+                        int rc = idmapped_lower(rel, spec->idmap_userns_fd, &lfd, err);
+                        if (rc < 0)
+                                return rc;
+                }
+                if ((lfd >= 0 ? fsconfig(fsfd, FSCONFIG_SET_FD, "lowerdir+", NULL, lfd)
+                              : fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", rel, 0)) != 0) {
                         int e = errno;
                         int rc;
                         if (e == EINVAL && i + 1 == img->layers.n)
@@ -115,6 +139,18 @@ static int overlay_config(int fsfd, const struct it_store_image *img, it_error *
                                                   "6.8 or later is needed)");
                         else
                                 rc = it_error_sys(err, IT_EIO, e, "overlayfs: lower layer %s", rel);
+                        fs_log(fsfd, err);
+                        return rc;
+                }
+        }
+        if (spec->upper) {
+                /* The working directory is layers/; upper and work are given from the root. */
+                _cleanup_free_ char *up = xasprintf("../%s", spec->upper);
+                _cleanup_free_ char *wk = xasprintf("../%s", spec->work);
+                if (fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", up, 0) != 0 ||
+                    fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", wk, 0) != 0) {
+                        int rc = it_error_sys(err, IT_EIO, errno, "overlayfs: upper directory %s",
+                                              spec->upper);
                         fs_log(fsfd, err);
                         return rc;
                 }
@@ -129,6 +165,13 @@ static int overlay_config(int fsfd, const struct it_store_image *img, it_error *
 
 int mount_overlay(struct it_store *st, const struct it_store_image *img, int *root_fd,
                   it_error *err)
+{
+        const struct it_overlay_spec ro = {.idmap_userns_fd = -1};
+        return mount_overlay_spec(st, img, &ro, root_fd, err);
+}
+
+int mount_overlay_spec(struct it_store *st, const struct it_store_image *img,
+                       const struct it_overlay_spec *spec, int *root_fd, it_error *err)
 {
         *root_fd = -1;
         if (img->layers.n == 0)
@@ -153,10 +196,11 @@ int mount_overlay(struct it_store *st, const struct it_store_image *img, int *ro
         if (fsfd < 0)
                 rc = it_error_sys(err, IT_EIO, errno, "overlayfs not available");
         if (rc == 0)
-                rc = overlay_config(fsfd, img, err);
+                rc = overlay_config(fsfd, img, spec, err);
         if (rc == 0) {
                 int m = fsmount(fsfd, FSMOUNT_CLOEXEC,
-                                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID);
+                                (spec->upper ? 0 : MOUNT_ATTR_RDONLY) | MOUNT_ATTR_NODEV |
+                                    (spec->upper ? 0 : MOUNT_ATTR_NOSUID));
                 if (m < 0)
                         rc = it_error_sys(err, IT_EIO, errno, "overlayfs: fsmount");
                 else

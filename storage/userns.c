@@ -400,6 +400,11 @@ static int write_maps(const struct it_idmap *map, pid_t pid, it_error *err)
         return run_helper("newuidmap", pid, map->uid, map->nuid, err);
 }
 
+int userns_write_maps(const struct it_idmap *map, pid_t pid, it_error *err)
+{
+        return write_maps(map, pid, err);
+}
+
 static _Noreturn void child_main(const struct it_idmap *map, unsigned flags, int (*fn)(void *),
                                  void *arg, pid_t parent, int go_fd, int rep_fd)
 {

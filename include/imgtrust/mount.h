@@ -44,6 +44,21 @@ void mount_info_clear(struct it_mount_info *info);
 int mount_overlay(struct it_store *st, const struct it_store_image *img, int *root_fd,
                   it_error *err);
 
+/* What mount_overlay_spec() mounts besides the layers. */
+struct it_overlay_spec {
+        /* upperdir and workdir, relative to the store root (both, or neither: read-only). */
+        const char *upper;
+        const char *work;
+        /* >= 0: every lower layer is an idmapped mount through this user namespace (root running
+         * a container in a namespace of its own; the layers keep their on-disk owners). */
+        int idmap_userns_fd;
+};
+
+/* mount_overlay with a writable upper directory (imgrun's container root filesystem: not
+ * read-only, and setuid files keep working) and/or idmapped lower layers. */
+int mount_overlay_spec(struct it_store *st, const struct it_store_image *img,
+                       const struct it_overlay_spec *spec, int *root_fd, it_error *err);
+
 /* Is image id (hex) mounted? A stale record (holder gone, or its pid now someone else's) is
  * removed and reads as not mounted. When mounted and info is not NULL, *info is filled
  * (mount_info_clear() frees it). */

@@ -83,6 +83,10 @@ bool userns_idmap_to_host(const struct it_idmap *map, bool gid, uint32_t id, uin
 int userns_range_error(it_error *err, const struct it_idmap *map, bool gid, uint32_t id,
                        const char *entry);
 
+/* Write map into /proc/PID/{setgroups,gid_map,uid_map} of a process that has just created its
+ * user namespace (newgidmap/newuidmap for a subordinate map; directly for root and single_id). */
+int userns_write_maps(const struct it_idmap *map, pid_t pid, it_error *err);
+
 enum { USERNS_NEWNS = 1 << 0 /* also a new mount namespace, mounts made private */ };
 
 /* Fork a child that unshares CLONE_NEWUSER (and CLONE_NEWNS with USERNS_NEWNS), waits until the
