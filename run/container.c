@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "imgtrust/autons.h"
 #include "imgtrust/buf.h"
 #include "imgtrust/caps.h"
 #include "imgtrust/cleanup.h"
@@ -150,7 +151,9 @@ struct ctx {
         char *root_abs; /* the store root's absolute path */
         struct it_idmap map;
         bool userns;
-        int userns_fd; /* root: the namespace for idmapped lower layers (-1 otherwise) */
+        bool root_ns; /* root's container: a range of its own, prepared by the parent */
+        struct it_autons_lease lease;
+        int rootmnt; /* root_ns: the overlay, made by the parent, handed over (-1 otherwise) */
         struct it_procspec spec;
         struct it_seccomp_profile profile;
         bool seccomp_on;
@@ -191,8 +194,9 @@ static void ctx_free(struct ctx *c)
         }
         free(c->secrets);
         free(c->secret_src);
-        if (c->userns_fd >= 0)
-                close(c->userns_fd);
+        if (c->rootmnt >= 0)
+                close(c->rootmnt);
+        autons_release(&c->lease);
         if (c->st)
                 store_close(c->st);
 }
@@ -238,10 +242,30 @@ static int set_rlimits(it_error *err)
  * containers/<id>/merged in our mount namespace. *rootfd: its root directory. */
 static int mount_root(struct ctx *c, int *rootfd, it_error *err)
 {
+        if (c->root_ns) {
+                /* The store is root's and out of our reach: the parent made the overlay (lower
+                 * layers idmapped into our namespace). Any directory of our own mount namespace
+                 * does as its mount point; nothing of the host's tree stays after pivot_root. */
+                static const char *const spots[] = {"/tmp", "/mnt", "/run"};
+                int e = ENOENT;
+                for (size_t i = 0; i < 3; i++) {
+                        if (move_mount(c->rootmnt, "", AT_FDCWD, spots[i],
+                                       MOVE_MOUNT_F_EMPTY_PATH) == 0) {
+                                *rootfd =
+                                    openat(c->rootmnt, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                                if (*rootfd < 0)
+                                        return it_error_sys(err, IT_EIO, errno, "root filesystem");
+                                return 0;
+                        }
+                        e = errno;
+                }
+                return it_error_sys(err, IT_EIO, e, "cannot mount the root filesystem");
+        }
         char upper[96], work[96];
         snprintf(upper, sizeof upper, "containers/%s/upper", c->id);
         snprintf(work, sizeof work, "containers/%s/work", c->id);
-        const struct it_overlay_spec os = {.upper = upper, .work = work, .idmap_userns_fd = -1};
+        const struct it_overlay_spec os = {
+            .upper = upper, .work = work, .idmap_userns_fd = -1, .stage = NULL};
         _cleanup_close_ int ovl = -1;
         int rc = mount_overlay_spec(c->st, &c->img, &os, &ovl, err);
         if (rc < 0)
@@ -306,7 +330,7 @@ static _Noreturn void init_loop(pid_t child, const sigset_t *fwd)
         _cleanup_error_ it_error ign = IT_ERROR_INIT;
         (void)caps_apply(&none, caps_last_cap(), &ign);
         (void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-        int sfd = signalfd(-1, fwd, SFD_CLOEXEC);
+        int sfd = signalfd(-1, fwd, SFD_CLOEXEC | SFD_NONBLOCK);
         for (;;) {
                 int st;
                 pid_t r;
@@ -355,10 +379,10 @@ static int child_run(struct ctx *c, int *exec_errno, it_error *err)
         }
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
                 return it_error_sys(err, IT_EIO, errno, "making mounts private");
-        for (size_t i = 0; i < c->nbinds; i++)
+        for (size_t i = 0; i < c->nbinds && !c->root_ns; i++)
                 if ((rc = reopen_bind(&c->binds[i], c->bind_src[i], err)) < 0)
                         return rc;
-        for (size_t i = 0; i < c->nsecrets; i++)
+        for (size_t i = 0; i < c->nsecrets && !c->root_ns; i++)
                 if ((rc = reopen_bind(&c->secrets[i], c->secret_src[i], err)) < 0)
                         return it_error_wrap(err, "--secret");
         _cleanup_close_ int rootfd = -1;
@@ -469,12 +493,108 @@ static int child_run(struct ctx *c, int *exec_errno, it_error *err)
         return it_error_sys(err, IT_EINPUT, errno, "%s", c->spec.argv[0]);
 }
 
+/* The parent's go-ahead: "g", or for root_ns the mounts it made: the overlay, then one detached
+ * mount per bind and per secret, in order. */
+static int recv_go(struct ctx *c)
+{
+        size_t want = c->root_ns ? 1 + c->nbinds + c->nsecrets : 0;
+        char b;
+        struct iovec iov = {.iov_base = &b, .iov_len = 1};
+        size_t clen = CMSG_SPACE(sizeof(int) * (want ? want : 1));
+        _cleanup_free_ char *cbuf = xcalloc(1, clen);
+        struct msghdr mh = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = clen};
+        ssize_t n;
+        do
+                n = recvmsg(c->sync, &mh, MSG_CMSG_CLOEXEC);
+        while (n < 0 && errno == EINTR);
+        if (n != 1 || b != 'g')
+                return -1;
+        if (!want)
+                return 0;
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        if (!cm || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int) * want))
+                return -1;
+        int *fds = (int *)(void *)CMSG_DATA(cm);
+        c->rootmnt = fds[0];
+        for (size_t i = 0; i < c->nbinds; i++) {
+                close(c->binds[i].fd);
+                c->binds[i].fd = fds[1 + i];
+                c->binds[i].detached = true;
+        }
+        for (size_t i = 0; i < c->nsecrets; i++) {
+                close(c->secrets[i].fd);
+                c->secrets[i].fd = fds[1 + c->nbinds + i];
+                c->secrets[i].detached = true;
+        }
+        return 0;
+}
+
+/* root_ns: the overlay with idmapped layers and detached copies of the files to bind, made here
+ * (the container cannot reach root's store), sent to the child with the go-ahead. */
+static int send_mounts(struct ctx *c, pid_t pid, int sync, it_error *err)
+{
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+        _cleanup_close_ int ns = open(path, O_RDONLY | O_CLOEXEC);
+        if (ns < 0)
+                return it_error_sys(err, IT_EIO, errno, "%s", path);
+        char upper[96], work[96];
+        snprintf(upper, sizeof upper, "containers/%s/upper", c->id);
+        snprintf(work, sizeof work, "containers/%s/work", c->id);
+        size_t n = 1 + c->nbinds + c->nsecrets;
+        _cleanup_free_ int *fds = xcalloc(n, sizeof *fds);
+        for (size_t i = 0; i < n; i++)
+                fds[i] = -1;
+        int rc = 0;
+        /* The binds first: their sources are mounts of the namespace we are leaving. */
+        for (size_t i = 1; rc == 0 && i < n; i++) {
+                bool sec = i > c->nbinds;
+                struct it_rootfs_bind *b = sec ? &c->secrets[i - 1 - c->nbinds] : &c->binds[i - 1];
+                fds[i] = open_tree(b->fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+                struct mount_attr a = {.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                                   MOUNT_ATTR_NOEXEC |
+                                                   (b->read_only ? MOUNT_ATTR_RDONLY : 0)};
+                if (fds[i] < 0 || mount_setattr(fds[i], "", AT_EMPTY_PATH, &a, sizeof a) != 0)
+                        rc = it_error_sys(err, IT_EIO, errno, "%s: cannot bind it", b->path);
+        }
+        char stage[96];
+        snprintf(stage, sizeof stage, "containers/%s/merged", c->id);
+        /* The layers are staged as mounts in a namespace of our own, never the host's. */
+        if (rc == 0 &&
+            (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0))
+                rc = it_error_sys(err, IT_EIO, errno, "a private mount namespace");
+        const struct it_overlay_spec os = {
+            .upper = upper, .work = work, .idmap_userns_fd = ns, .stage = stage};
+        if (rc == 0)
+                rc = mount_overlay_spec(c->st, &c->img, &os, &fds[0], err);
+        if (rc == 0) {
+                char b = 'g';
+                struct iovec iov = {.iov_base = &b, .iov_len = 1};
+                size_t clen = CMSG_SPACE(sizeof(int) * n);
+                _cleanup_free_ char *cbuf = xcalloc(1, clen);
+                struct msghdr mh = {
+                    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = clen};
+                struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+                cm->cmsg_level = SOL_SOCKET;
+                cm->cmsg_type = SCM_RIGHTS;
+                cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
+                memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
+                if (sendmsg(sync, &mh, MSG_NOSIGNAL) != 1)
+                        rc = it_error_sys(err, IT_EIO, errno, "container %.12s did not start",
+                                          c->id);
+        }
+        for (size_t i = 0; i < n; i++)
+                if (fds[i] >= 0)
+                        close(fds[i]);
+        return rc;
+}
+
 static _Noreturn void child_main(struct ctx *c)
 {
         _cleanup_error_ it_error err = IT_ERROR_INIT;
         int exec_errno = 0;
-        char go;
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || read(c->sync, &go, 1) != 1 || go != 'g')
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || recv_go(c) != 0)
                 _exit(IT_RUN_EXIT_SETUP);
         (void)child_run(c, &exec_errno, &err);
         send_report(c->sync, exec_errno ? R_EXEC : R_ERROR, &err,
@@ -558,14 +678,14 @@ static int make_container_dir(struct ctx *c, it_error *err)
                         return it_error_sys(err, IT_EIO, errno, "container file %s", names[i]);
                 c->bind_src[c->nbinds] =
                     xasprintf("%s/containers/%s/%s", c->root_abs, c->id, names[i]);
-                c->binds[c->nbinds++] = (struct it_rootfs_bind){fd, paths[i], false};
+                c->binds[c->nbinds++] = (struct it_rootfs_bind){fd, paths[i], false, false};
         }
         if (c->o->network == IT_NET_HOST) {
                 int fd = open("/etc/resolv.conf", O_PATH | O_CLOEXEC);
                 if (fd >= 0) {
                         c->bind_src[c->nbinds] = xstrdup("/etc/resolv.conf");
                         c->binds[c->nbinds++] =
-                            (struct it_rootfs_bind){fd, "/etc/resolv.conf", false};
+                            (struct it_rootfs_bind){fd, "/etc/resolv.conf", false, false};
                 }
         }
         return 0;
@@ -610,7 +730,7 @@ static int open_secrets(struct ctx *c, it_error *err)
                         return it_error_sys(err, IT_EINPUT, errno, "--secret %s: %s", name, path);
                 c->secret_src[c->nsecrets] = xstrdup(path);
                 c->secrets[c->nsecrets++] =
-                    (struct it_rootfs_bind){fd, xasprintf("/run/secrets/%s", name), true};
+                    (struct it_rootfs_bind){fd, xasprintf("/run/secrets/%s", name), true, false};
                 struct stat sb;
                 if (fstat(fd, &sb) != 0)
                         return it_error_sys(err, IT_EIO, errno, "--secret %s: %s", name, path);
@@ -702,7 +822,9 @@ static int prepare(struct ctx *c, it_error *err)
                 if ((rc = userns_idmap_for_user(NULL, NULL, uid, &c->map, err)) < 0)
                         return rc;
         } else if (!o->userns_host) {
-                return it_error_set(err, IT_EUNSUPPORTED, "unreachable");
+                c->userns = c->root_ns = true;
+                if ((rc = autons_acquire(NULL, NULL, NULL, &c->map, &c->lease, err)) < 0)
+                        return rc;
         }
         return make_container_dir(c, err);
 }
@@ -748,9 +870,14 @@ static int rm_container_fn(void *p, it_error *err)
 static int remove_container(struct ctx *c, it_error *err)
 {
         struct rm_arg a = {c->root_abs, c->id};
-        if (c->userns && geteuid() != 0 && !c->map.single_id)
-                return userns_run(&c->map, 0, rm_container_fn, &a, err);
-        return rm_container_fn(&a, err);
+        int rc = rm_container_fn(&a, err);
+        /* What the container left owned by its other IDs can only go from inside the
+         * namespace; spawning it costs ~20 ms, so only when needed. */
+        if (rc < 0 && c->userns && geteuid() != 0 && !c->map.single_id) {
+                it_error_clear(err);
+                rc = userns_run(&c->map, 0, rm_container_fn, &a, err);
+        }
+        return rc;
 }
 
 static int write_record(struct ctx *c, pid_t pid, it_error *err)
@@ -874,7 +1001,9 @@ static int launch(struct ctx *c, int sigfd, int *status, int *exec_errno, it_err
         int rc = 0;
         if (c->userns)
                 rc = userns_write_maps(&c->map, pid, err);
-        if (rc == 0 && write(sync, "g", 1) != 1)
+        if (rc == 0 && c->root_ns)
+                rc = send_mounts(c, pid, sync, err);
+        else if (rc == 0 && write(sync, "g", 1) != 1)
                 rc = it_error_sys(err, IT_EIO, errno, "container %.12s did not start", c->id);
         while (rc == 0) {
                 struct report rep;
@@ -925,7 +1054,7 @@ int container_run(const struct it_run_opts *o, int *status, int *exec_errno, it_
 {
         *status = 0;
         *exec_errno = 0;
-        struct ctx c = {.o = o, .userns_fd = -1};
+        struct ctx c = {.o = o, .rootmnt = -1};
         procspec_init(&c.spec);
         int rc = prepare(&c, err);
         bool dir_made = c.merged_ino != 0;

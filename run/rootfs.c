@@ -386,6 +386,17 @@ static int readonly_path(int rootfd, const char *path, it_error *err)
 
 /* ---- the whole view ---- */
 
+static int attach_detached(int rootfd, const struct it_rootfs_bind *b, it_error *err)
+{
+        _cleanup_close_ int target = -1;
+        int rc = open_target(rootfd, b->path, T_FILE, &target, err);
+        if (rc == 0)
+                rc = attach(rootfd, b->fd, target, b->path, err);
+        if (rc < 0)
+                return it_error_wrap(err, "bind-mounting %s", b->path);
+        return 0;
+}
+
 int rootfs_prepare(int rootfd, const struct it_rootfs_cfg *cfg, it_error *err)
 {
         int rc;
@@ -421,6 +432,11 @@ int rootfs_prepare(int rootfd, const struct it_rootfs_cfg *cfg, it_error *err)
         }
         for (size_t i = 0; i < cfg->nbinds; i++) {
                 const struct it_rootfs_bind *b = &cfg->binds[i];
+                if (b->detached) {
+                        if ((rc = attach_detached(rootfd, b, err)) < 0)
+                                return rc;
+                        continue;
+                }
                 if ((rc = bind_at(rootfd, b->fd, "", b->path, T_FILE,
                                   MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC |
                                       (b->read_only ? MOUNT_ATTR_RDONLY : 0),
@@ -443,8 +459,12 @@ int rootfs_prepare(int rootfd, const struct it_rootfs_cfg *cfg, it_error *err)
                 if ((rc = mount_fs_at(rootfd, "/run/secrets", "tmpfs", sec_opts, kern, err)) < 0)
                         return rc;
                 for (size_t i = 0; i < cfg->nsecrets; i++)
-                        if ((rc = bind_at(rootfd, cfg->secrets[i].fd, "", cfg->secrets[i].path,
-                                          T_FILE, kern | MOUNT_ATTR_RDONLY, false, err)) < 0)
+                        if (cfg->secrets[i].detached) {
+                                if ((rc = attach_detached(rootfd, &cfg->secrets[i], err)) < 0)
+                                        return rc;
+                        } else if ((rc = bind_at(rootfd, cfg->secrets[i].fd, "",
+                                                 cfg->secrets[i].path, T_FILE,
+                                                 kern | MOUNT_ATTR_RDONLY, false, err)) < 0)
                                 return it_error_wrap(err, "secret %s", cfg->secrets[i].path);
         }
         if (cfg->net_host && !cfg->privileged) {

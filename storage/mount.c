@@ -123,14 +123,21 @@ static int overlay_config(int fsfd, const struct it_store_image *img,
                                             chain);
                 char rel[96];
                 snprintf(rel, sizeof rel, "%s/diff", chain + 7);
-                _cleanup_close_ int lfd = -1;
                 if (spec->idmap_userns_fd >= 0) {
+                        /* overlay clones its lower layers and takes them only from mounts of
+                         * the caller's namespace: attach the idmapped one in the stage. */
+                        _cleanup_close_ int lfd = -1;
                         int rc = idmapped_lower(rel, spec->idmap_userns_fd, &lfd, err);
                         if (rc < 0)
                                 return rc;
+                        snprintf(rel, sizeof rel, "../%s/l%zu", spec->stage, i);
+                        if ((mkdir(rel, 0700) != 0 && errno != EEXIST) ||
+                            move_mount(lfd, "", AT_FDCWD, rel, MOVE_MOUNT_F_EMPTY_PATH) != 0)
+                                return it_error_sys(err, IT_EIO, errno,
+                                                    "idmapped layer %s: cannot stage it at %s",
+                                                    chain, rel + 3);
                 }
-                if ((lfd >= 0 ? fsconfig(fsfd, FSCONFIG_SET_FD, "lowerdir+", NULL, lfd)
-                              : fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", rel, 0)) != 0) {
+                if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", rel, 0) != 0) {
                         int e = errno;
                         int rc;
                         if (e == EINVAL && i + 1 == img->layers.n)
@@ -155,18 +162,25 @@ static int overlay_config(int fsfd, const struct it_store_image *img,
                         return rc;
                 }
         }
+        int rc = 0;
         if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) != 0) {
-                int rc = it_error_sys(err, IT_EIO, errno, "overlayfs: cannot create the mount");
+                rc = it_error_sys(err, IT_EIO, errno, "overlayfs: cannot create the mount");
                 fs_log(fsfd, err);
-                return rc;
         }
-        return 0;
+        /* The overlay holds its own clones of the staged layers. */
+        for (size_t i = 0; spec->idmap_userns_fd >= 0 && i < img->layers.n; i++) {
+                char rel[96];
+                snprintf(rel, sizeof rel, "../%s/l%zu", spec->stage, i);
+                (void)umount2(rel, MNT_DETACH);
+                (void)rmdir(rel);
+        }
+        return rc;
 }
 
 int mount_overlay(struct it_store *st, const struct it_store_image *img, int *root_fd,
                   it_error *err)
 {
-        const struct it_overlay_spec ro = {.idmap_userns_fd = -1};
+        const struct it_overlay_spec ro = {.idmap_userns_fd = -1, .stage = NULL};
         return mount_overlay_spec(st, img, &ro, root_fd, err);
 }
 

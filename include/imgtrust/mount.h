@@ -52,6 +52,11 @@ struct it_overlay_spec {
         /* >= 0: every lower layer is an idmapped mount through this user namespace (root running
          * a container in a namespace of its own; the layers keep their on-disk owners). */
         int idmap_userns_fd;
+        /* With idmap_userns_fd: a directory (relative to the store root) where the idmapped
+         * layers are attached while the overlay is made (overlay takes lower layers only from
+         * mounts in the caller's namespace), then detached. The caller must be in a private
+         * mount namespace of its own. */
+        const char *stage;
 };
 
 /* mount_overlay with a writable upper directory (imgrun's container root filesystem: not

@@ -21,6 +21,7 @@ struct it_rootfs_bind {
         int fd;           /* the source, opened (O_PATH is enough) by the caller */
         const char *path; /* absolute path in the container */
         bool read_only;
+        bool detached; /* fd is a detached mount (attrs set) to attach as it is */
 };
 
 struct it_rootfs_cfg {
