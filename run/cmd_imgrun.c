@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "imgtrust/cleanup.h"
 #include "imgtrust/cli.h"
@@ -273,6 +274,12 @@ int main(int argc, char **argv)
         if (o.userns_host && geteuid() != 0)
                 return usage("--userns host: only root can run a container without a user "
                              "namespace");
+        if (o.userns_host)
+                fprintf(stderr,
+                        "%s: warning: --userns host: no user namespace; container root is "
+                        "host root, its capabilities are real, and files it writes are "
+                        "root's\n",
+                        PROG);
         _cleanup_error_ it_error err = IT_ERROR_INIT;
         int status = 0, exec_errno = 0;
         if (container_run(&o, &status, &exec_errno, &err) < 0) {

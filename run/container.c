@@ -310,9 +310,14 @@ static int build_seccomp(struct ctx *c, const struct it_caps *caps, scmp_filter_
         for (size_t i = 0; i < o->seccomp_rules.n; i++) {
                 const char *r = o->seccomp_rules.v[i];
                 int rc = 0;
-                if (strcmp(r, "deny:all") == 0)
+                if (strcmp(r, "deny:all") == 0) {
+                        /* Nothing runs but what is allowed back, except handing over to the
+                         * command and ending: a process that cannot exit_group spins on. */
                         seccomp_profile_deny_all(&c->profile);
-                else if (strncmp(r, "allow:", 6) == 0)
+                        static const char *const keep[] = {"execve", "exit", "exit_group"};
+                        for (size_t k = 0; k < 3 && rc == 0; k++)
+                                rc = seccomp_profile_allow(&c->profile, keep[k], err);
+                } else if (strncmp(r, "allow:", 6) == 0)
                         rc = seccomp_profile_allow(&c->profile, r + 6, err);
                 else if (strncmp(r, "deny:", 5) == 0)
                         rc = seccomp_profile_deny(&c->profile, r + 5, err);
@@ -385,6 +390,14 @@ static int child_run(struct ctx *c, int *exec_errno, it_error *err)
         for (size_t i = 0; i < c->nsecrets && !c->root_ns; i++)
                 if ((rc = reopen_bind(&c->secrets[i], c->secret_src[i], err)) < 0)
                         return it_error_wrap(err, "--secret");
+        /* podman's one default sysctl: ICMP echo through datagram sockets for group 0, since
+         * NET_RAW is not among the default capabilities (our network namespace's own copy). */
+        if (o->network != IT_NET_HOST) {
+                _cleanup_close_ int pg =
+                    open("/proc/sys/net/ipv4/ping_group_range", O_WRONLY | O_CLOEXEC);
+                if (pg < 0 || write(pg, "0 0", 3) != 3)
+                        return it_error_sys(err, IT_EIO, errno, "sysctl net.ipv4.ping_group_range");
+        }
         _cleanup_close_ int rootfd = -1;
         if ((rc = mount_root(c, &rootfd, err)) < 0)
                 return rc;
@@ -1056,18 +1069,19 @@ int container_run(const struct it_run_opts *o, int *status, int *exec_errno, it_
         *exec_errno = 0;
         struct ctx c = {.o = o, .rootmnt = -1};
         procspec_init(&c.spec);
+        /* Every signal we forward waits in a signalfd from the start, so one that arrives
+         * while the container is set up reaches it rather than ending imgrun half-way (the
+         * child restores the mask before exec). */
+        sigset_t fwd;
+        sigemptyset(&fwd);
+        static const int sigs[] = {SIGHUP,  SIGINT,   SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2,
+                                   SIGCONT, SIGWINCH, SIGCHLD, SIGALRM, SIGPIPE};
+        for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+                sigaddset(&fwd, sigs[i]);
+        sigprocmask(SIG_BLOCK, &fwd, &c.oldmask);
         int rc = prepare(&c, err);
         bool dir_made = c.merged_ino != 0;
         if (rc == 0) {
-                /* Every signal we forward waits in a signalfd, from before the clone (the child
-                 * restores the mask before exec). */
-                sigset_t fwd;
-                sigemptyset(&fwd);
-                static const int sigs[] = {SIGHUP,  SIGINT,   SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2,
-                                           SIGCONT, SIGWINCH, SIGCHLD, SIGALRM, SIGPIPE};
-                for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
-                        sigaddset(&fwd, sigs[i]);
-                sigprocmask(SIG_BLOCK, &fwd, &c.oldmask);
                 int sigfd = signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK);
                 if (sigfd < 0) {
                         rc = it_error_sys(err, IT_EIO, errno, "signalfd");
@@ -1075,8 +1089,8 @@ int container_run(const struct it_run_opts *o, int *status, int *exec_errno, it_
                         rc = launch(&c, sigfd, status, exec_errno, err);
                         close(sigfd);
                 }
-                sigprocmask(SIG_SETMASK, &c.oldmask, NULL);
         }
+        sigprocmask(SIG_SETMASK, &c.oldmask, NULL);
         if (dir_made && (o->rm || rc < 0)) {
                 _cleanup_error_ it_error e2 = IT_ERROR_INIT;
                 if (remove_container(&c, &e2) < 0 && rc == 0) {
