@@ -54,6 +54,9 @@ static const char USAGE[] =
     "  --pid host                 share the host's PID namespace\n"
     "  --network none|host        none (default): loopback only; host: the host's network\n"
     "  --userns host              root only: no user namespace (container root is host root)\n"
+    "  --memory, --memory-swap, --cpus, --cpu-shares, --pids-limit VALUE\n"
+    "                             refused: imgrun sets up no cgroups, and a limit it\n"
+    "                             cannot enforce is an error, never skipped\n"
     "  --init                     run a small init as PID 1 that reaps zombies and forwards\n"
     "                             signals\n"
     "  -t, --tty                  give the command a terminal\n"
@@ -141,6 +144,7 @@ int main(int argc, char **argv)
                 OPT_NETWORK,
                 OPT_USERNS,
                 OPT_INIT,
+                OPT_LIMIT,
                 OPT_VERSION
         };
         static const struct option lo[] = {
@@ -162,6 +166,11 @@ int main(int argc, char **argv)
             {"net", required_argument, NULL, OPT_NETWORK},
             {"userns", required_argument, NULL, OPT_USERNS},
             {"init", no_argument, NULL, OPT_INIT},
+            {"memory", required_argument, NULL, OPT_LIMIT},
+            {"pids-limit", required_argument, NULL, OPT_LIMIT},
+            {"cpus", required_argument, NULL, OPT_LIMIT},
+            {"memory-swap", required_argument, NULL, OPT_LIMIT},
+            {"cpu-shares", required_argument, NULL, OPT_LIMIT},
             {"tty", no_argument, NULL, 't'},
             {"interactive", no_argument, NULL, 'i'},
             {"help", no_argument, NULL, 'h'},
@@ -173,7 +182,8 @@ int main(int argc, char **argv)
         opterr = 0;
         int c;
         /* '+': options end at IMAGE; what follows belongs to the command. */
-        while ((c = getopt_long(argc, argv, "+e:w:u:tih", lo, NULL)) != -1) {
+        int li = 0;
+        while ((c = getopt_long(argc, argv, "+e:w:u:tih", lo, &li)) != -1) {
                 switch (c) {
                 case OPT_ROOT:
                         o.store_root = optarg;
@@ -240,6 +250,14 @@ int main(int argc, char **argv)
                 case OPT_INIT:
                         o.init = true;
                         break;
+                case OPT_LIMIT:
+                        /* A limit asked for and not enforced would be a lie: refuse. */
+                        fprintf(stderr,
+                                "%s: --%s %s: cannot be enforced: imgrun sets up no cgroups, so "
+                                "it has no way to apply resource limits; refusing to run "
+                                "without it\n",
+                                PROG, lo[li].name, optarg);
+                        return IT_RUN_EXIT_SETUP;
                 case 't':
                         o.tty = true;
                         break;

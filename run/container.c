@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -153,6 +154,7 @@ struct ctx {
         bool userns;
         bool root_ns; /* root's container: a range of its own, prepared by the parent */
         struct it_autons_lease lease;
+        int dirlock; /* containers/<id>/, flock(LOCK_EX)ed while the container lives */
         int rootmnt; /* root_ns: the overlay, made by the parent, handed over (-1 otherwise) */
         struct it_procspec spec;
         struct it_seccomp_profile profile;
@@ -196,6 +198,8 @@ static void ctx_free(struct ctx *c)
         free(c->secret_src);
         if (c->rootmnt >= 0)
                 close(c->rootmnt);
+        if (c->dirlock >= 0)
+                close(c->dirlock);
         autons_release(&c->lease);
         if (c->st)
                 store_close(c->st);
@@ -653,6 +657,11 @@ static int make_container_dir(struct ctx *c, it_error *err)
         _cleanup_close_ int d = it_openat_beneath(cs, c->id, O_RDONLY | O_DIRECTORY, 0);
         if (d < 0)
                 return it_error_sys(err, IT_EIO, errno, "%s/containers/%s", c->root_abs, c->id);
+        /* Tells imgstore (ps, gc) that the container is alive; it dies with us. */
+        c->dirlock = fcntl(d, F_DUPFD_CLOEXEC, 3);
+        if (c->dirlock < 0 || flock(c->dirlock, LOCK_EX) != 0)
+                return it_error_sys(err, IT_EIO, errno, "%s/containers/%s: lock", c->root_abs,
+                                    c->id);
         /* upper/ becomes the container's "/": its mode shows there. */
         if (mkdirat(d, "upper", 0755) != 0 || mkdirat(d, "work", 0700) != 0 ||
             mkdirat(d, "merged", 0755) != 0 || fchmodat(d, "upper", 0755, 0) != 0)
@@ -1067,7 +1076,7 @@ int container_run(const struct it_run_opts *o, int *status, int *exec_errno, it_
 {
         *status = 0;
         *exec_errno = 0;
-        struct ctx c = {.o = o, .rootmnt = -1};
+        struct ctx c = {.o = o, .rootmnt = -1, .dirlock = -1};
         procspec_init(&c.spec);
         /* Every signal we forward waits in a signalfd from the start, so one that arrives
          * while the container is set up reaches it rather than ending imgrun half-way (the

@@ -36,9 +36,11 @@ static const char USAGE[] =
     "\n"
     "Commands:\n"
     "  ls [--json]              list images: NAMES, IMAGE ID, CREATED, SIZE\n"
+    "  ps                       list imgrun's containers: CONTAINER ID, IMAGE ID, STATUS\n"
     "  inspect [--json] IMAGE...  show an image's record, layers and config\n"
     "  rm IMAGE...              remove images (layers other images use stay; the rest go at gc)\n"
-    "  gc                       remove layers no image uses and abandoned work entries\n"
+    "  gc                       remove exited containers, layers no image uses and abandoned\n"
+    "                           work entries (waits while containers run)\n"
     "  fsck                     check the store's structure and re-hash every layer\n"
     "  mount IMAGE              mount an image read-only; prints a path that works from the host\n"
     "  umount IMAGE             end a mount made by 'imgstore mount'\n"
@@ -531,6 +533,36 @@ static int gc_body(void *p)
         return rc < 0 ? fail(&err) : 0;
 }
 
+static const char PS_HELP[] =
+    "Usage: imgstore [--root DIR] ps\n"
+    "\n"
+    "List the containers imgrun made in the store: CONTAINER ID (12 characters), IMAGE ID\n"
+    "(12), STATUS (running while its imgrun lives, else exited; 'imgrun --rm' leaves none,\n"
+    "'imgstore gc' removes exited ones).\n";
+
+static int cmd_ps(const char *root, int argc, char **argv)
+{
+        int rc = sub_options(argc, argv, "ps", PS_HELP, NULL);
+        if (rc)
+                return rc < 0 ? 0 : rc;
+        if (optind < argc)
+                return it_cli_usage(PROG, "ps", "takes no arguments");
+        _cleanup_error_ it_error err = IT_ERROR_INIT;
+        _cleanup_store_ struct it_store *st = NULL;
+        if (open_locked(root, false, &st, &err) < 0)
+                return fail(&err);
+        struct it_store_container *v = NULL;
+        size_t n = 0;
+        if (store_container_list(st, &v, &n, &err) < 0)
+                return fail(&err);
+        printf("%-14s %-14s %s\n", "CONTAINER ID", "IMAGE ID", "STATUS");
+        for (size_t i = 0; i < n; i++)
+                printf("%-14.12s %-14.12s %s\n", v[i].id, v[i].image[0] ? v[i].image : "-",
+                       v[i].running ? "running" : "exited");
+        free(v);
+        return 0;
+}
+
 static int cmd_gc(const char *root, int argc, char **argv)
 {
         int rc = sub_options(argc, argv, "gc", GC_HELP, NULL);
@@ -914,6 +946,8 @@ int main(int argc, char **argv)
                 return cmd_inspect(root, argc - 1, argv + 1);
         if (!strcmp(cmd, "rm"))
                 return cmd_rm(root, argc - 1, argv + 1);
+        if (!strcmp(cmd, "ps"))
+                return cmd_ps(root, argc - 1, argv + 1);
         if (!strcmp(cmd, "gc"))
                 return cmd_gc(root, argc - 1, argv + 1);
         if (!strcmp(cmd, "fsck"))

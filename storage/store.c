@@ -1221,12 +1221,85 @@ int store_recover(struct it_store *st, size_t *nremoved, it_error *err)
         return rc;
 }
 
+/* Is the container directory in use? imgrun holds flock(LOCK_EX) on it while the container
+ * lives (the lock goes with the process, so a killed imgrun frees it). */
+static bool container_busy(int cfd, const char *name)
+{
+        _cleanup_close_ int d = st_openat(cfd, name, O_RDONLY | O_DIRECTORY, 0);
+        if (d < 0)
+                return false;
+        return flock(d, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+}
+
+int store_container_list(struct it_store *st, struct it_store_container **out, size_t *n,
+                         it_error *err)
+{
+        *out = NULL;
+        *n = 0;
+        _cleanup_close_ int cfd = st_openat(st->rootfd, "containers", O_RDONLY | O_DIRECTORY, 0);
+        if (cfd < 0)
+                return errno == ENOENT
+                           ? 0
+                           : it_error_sys(err, IT_EIO, errno, "%s/containers", st->root);
+        _cleanup_strv_ struct it_strv names = IT_STRV_INIT;
+        int rc = list_hex(st, cfd, "containers", &names, err);
+        if (rc < 0)
+                return rc;
+        struct it_store_container *v = xcalloc(names.n ? names.n : 1, sizeof *v);
+        for (size_t i = 0; i < names.n; i++) {
+                struct it_store_container *c = &v[*n];
+                snprintf(c->id, sizeof c->id, "%s", names.v[i]);
+                c->running = container_busy(cfd, names.v[i]);
+                _cleanup_free_ char *rel = xasprintf("%s/container.json", names.v[i]);
+                _cleanup_close_ int fd = st_openat(cfd, rel, O_RDONLY, 0);
+                _cleanup_free_ char *data = NULL;
+                size_t len;
+                _cleanup_error_ it_error e = IT_ERROR_INIT;
+                _cleanup_json_ json_t *j = NULL;
+                if (fd >= 0 && it_fd_read(fd, rel, 65536, &data, &len, &e) == 0 &&
+                    it_json_parse(data, len, 65536, rel, &j, &e) == 0 && json_is_object(j)) {
+                        const char *img = json_string_value(json_object_get(j, "image"));
+                        if (img && strlen(img) == 64 && strspn(img, "0123456789abcdef") == 64)
+                                snprintf(c->image, sizeof c->image, "%s", img);
+                        json_t *pid = json_object_get(j, "pid");
+                        if (json_is_integer(pid))
+                                c->pid = (long)json_integer_value(pid);
+                }
+                (*n)++;
+        }
+        *out = v;
+        return 0;
+}
+
+/* Remove the directories of containers that no longer run (imgrun without --rm keeps them). */
+static int gc_containers(struct it_store *st, struct it_strv *removed, it_error *err)
+{
+        _cleanup_close_ int cfd = st_openat(st->rootfd, "containers", O_RDONLY | O_DIRECTORY, 0);
+        if (cfd < 0)
+                return errno == ENOENT
+                           ? 0
+                           : it_error_sys(err, IT_EIO, errno, "%s/containers", st->root);
+        _cleanup_strv_ struct it_strv names = IT_STRV_INIT;
+        int rc = list_hex(st, cfd, "containers", &names, err);
+        for (size_t i = 0; rc == 0 && i < names.n; i++) {
+                if (container_busy(cfd, names.v[i]))
+                        continue;
+                _cleanup_free_ char *w = xasprintf("%s/containers/%s", st->root, names.v[i]);
+                if ((rc = discard_dir(st, cfd, names.v[i], w, err)) == 0 && removed)
+                        it_strv_pushf(removed, "container %s", names.v[i]);
+        }
+        return rc;
+}
+
 int store_gc(struct it_store *st, struct it_strv *removed, it_error *err)
 {
         struct it_store_image *v;
         size_t n;
         _cleanup_close_ int lk = -1;
-        int rc = images_lock(st, &lk, err);
+        int rc = gc_containers(st, removed, err);
+        if (rc < 0)
+                return rc;
+        rc = images_lock(st, &lk, err);
         if (rc < 0)
                 return rc;
         if ((rc = store_image_list(st, &v, &n, err)) < 0)

@@ -24,6 +24,8 @@
  *   images/<config-hex>/image.json
  *                                 {"id","digest" (manifest),"names":[...],"layers":[chain IDs,
  *                                  base first],"created"}
+ *   containers/<id>/              imgrun's containers (imgtrust/container.h), flock(2)ed by
+ *                                 imgrun while the container runs
  *   tmp/<kind>-<random>/          work in progress; each entry directory is flock(2)ed by its
  *                                 owner for as long as it lives, so store_recover() can tell an
  *                                 abandoned entry (owner killed) from a live one
@@ -154,8 +156,22 @@ int store_image_read(struct it_store *st, const char *id, bool config, char **da
  * the exclusive lock. */
 int store_image_remove(struct it_store *st, const char *what, it_error *err);
 
-/* Remove layers no image references and stale tmp/ entries. removed (may be NULL) receives the
- * chain IDs dropped. Hold the exclusive lock. */
+/* A container directory (containers/<id>/, made by imgrun). */
+struct it_store_container {
+        char id[IT_DIGEST_HEX_MAX + 1];
+        char image[IT_DIGEST_HEX_MAX + 1]; /* "" when its record is missing or unreadable */
+        long pid;                          /* imgrun's, from the record; 0 when unknown */
+        bool running;                      /* imgrun still holds the directory's lock */
+};
+
+/* Every container directory, in name order; *out is allocated (free()). */
+int store_container_list(struct it_store *st, struct it_store_container **out, size_t *n,
+                         it_error *err);
+
+/* Remove the directories of containers that no longer run (imgrun keeps them without --rm),
+ * layers no image references and stale tmp/ entries. removed (may be NULL) receives
+ * "container <id>" and the chain IDs dropped. Hold the exclusive lock (imgrun holds the shared
+ * one while a container runs, so gc waits for running containers). */
 int store_gc(struct it_store *st, struct it_strv *removed, it_error *err);
 /* After a crash: remove every tmp/ entry whose owner no longer holds its lock. *nremoved (may be
  * NULL) receives how many. Safe while other processes pull. */

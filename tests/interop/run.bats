@@ -427,3 +427,38 @@ want() {
 	assert_status 125
 	assert_eq "$stderr" "imgrun: --userns host: only root can run a container without a user namespace (see 'imgrun --help')"
 }
+
+@test "resource limits that cannot be enforced are refused, never skipped" {
+	for o in "--memory 64m" "--pids-limit 10" "--cpus 1" "--memory-swap=1g"; do
+		# shellcheck disable=SC2086 # the option and its value are two words
+		irun --rm $o "$IMG" true
+		assert_status 125
+		local name=${o%%[ =]*} value=${o#*[ =]}
+		assert_eq "$stderr" "imgrun: $name $value: cannot be enforced: imgrun sets up no cgroups, so it has no way to apply resource limits; refusing to run without it"
+	done
+}
+
+@test "imgstore ps lists containers; gc removes exited ones and waits for running ones" {
+	as_test_user "$U" "$IMGTRUST_BUILD/imgstore" gc >/dev/null
+	irun "$IMG" true
+	assert_status 0
+	as_test_user "$U" "$IMGRUN" --rm "$IMG" probe sleep 33 >/dev/null 2>&1 &
+	local p=$! cp
+	cp=$(wait_started 33) || fail "not started" "$cp"
+	run as_test_user "$U" "$IMGTRUST_BUILD/imgstore" ps
+	assert_status 0
+	local img
+	img=$(as_test_user "$U" "$IMGTRUST_BUILD/imgstore" inspect --json "$IMG" | jq -r '.[0].id // .id' | sed 's/^sha256://')
+	assert_eq "${lines[0]}" "CONTAINER ID   IMAGE ID       STATUS"
+	assert_eq "$(printf '%s\n' "${lines[@]:1}" | awk '{print $2, $3}' | sort | tr '\n' ' ')" "${img:0:12} exited ${img:0:12} running "
+	# gc needs the exclusive store lock, which the running container's imgrun shares
+	as_test_user "$U" "$IMGTRUST_BUILD/imgstore" gc >"$BATS_TEST_TMPDIR/gc.out" 2>&1 &
+	local g=$!
+	sleep 0.5
+	kill -0 "$g" 2>/dev/null || fail "gc did not wait for the running container" "$(cat "$BATS_TEST_TMPDIR/gc.out")"
+	kill -TERM "$(ps -o ppid= -p "$cp")"
+	wait "$p" || true
+	wait "$g"
+	assert_eq "$(grep -c '^container [0-9a-f]\{64\}$' "$BATS_TEST_TMPDIR/gc.out")" 1 "gc output: $(cat "$BATS_TEST_TMPDIR/gc.out")"
+	assert_eq "$(ls -A "$STORE/containers")" ""
+}

@@ -83,3 +83,19 @@ as_test_user() {
 		env "${envs[@]}" "$@"
 	fi
 }
+
+# containers_range_setup: (root only) make sure /etc/subuid and /etc/subgid hold a "containers"
+# entry, from which root's imgrun containers take their ranges (as podman --userns=auto); adds
+# podman's suggested "containers:2147483647:2147483648" when there is none, reuses it otherwise.
+# Exports CT_START (the subuid entry's start).
+containers_range_setup() {
+	[ "$(id -u)" -eq 0 ] || skip "root's containers need root"
+	(
+		flock 9
+		touch /etc/subuid /etc/subgid
+		grep -q '^containers:' /etc/subuid || echo 'containers:2147483647:2147483648' >>/etc/subuid
+		grep -q '^containers:' /etc/subgid || echo 'containers:2147483647:2147483648' >>/etc/subgid
+	) 9>/run/lock/imgtrust-test-user.lock || fail "cannot add the containers range" || return 1
+	CT_START=$(awk -F: '$1 == "containers" { print $2; exit }' /etc/subuid)
+	export CT_START
+}
