@@ -5,7 +5,9 @@
 # lookaside by HTTP PUT and verified there), pushes another unsigned, and shows imgverify (and
 # skopeo, with the same files) accepting the signed image and rejecting the other. Then an
 # unprivileged user (imgtrust-demo, created with a subordinate ID range, or reused) pulls the
-# signed image into its own store and lists it; its pull of the unsigned one is refused.
+# signed image into its own store and lists it; its pull of the unsigned one is refused; and runs
+# it with imgrun: rootless, podman's capabilities, seccomp with the socket-family filter,
+# no_new_privs, masked /proc paths, as a probe inside reports.
 # Everything lives in a scratch directory; the services stop at the end.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -23,6 +25,9 @@ bats_require_minimum_version() { :; } # the helpers are shared with the bats sui
 source "$SRC/tests/lib/common.bash"
 # shellcheck source=tests/lib/services.bash
 source "$SRC/tests/lib/services.bash"
+# shellcheck source=tests/lib/run.bash
+source "$SRC/tests/lib/run.bash"
+export IMGTRUST_SRC=$SRC
 export GNUPGHOME=$W/gnupg
 mkdir -m 700 "$GNUPGHOME"
 cleanup() {
@@ -48,7 +53,9 @@ mkdir -p "$W/sigstore"
 start_registry >/dev/null
 start_nginx "$W/sigstore" >/dev/null
 echo "registry $REGISTRY, lookaside $LOOKASIDE_URL, key $FPR"
-make_oci_layout "$W/web" "hello from web"
+# the image to sign and run: busybox and a small static probe that reports from inside
+run_probe_build "$W/bin" >/dev/null
+run_image_layout "$W/web" latest >/dev/null
 make_oci_layout "$W/unsigned" "nobody signed me"
 mkdir -p "$W/registries.d"
 cat >"$W/registries.d/local.yaml" <<YAML
@@ -93,7 +100,18 @@ run as_test_user "$U" "$BIN/imgpull" "${P[@]}" --tls-verify=false "docker://$REG
 run as_test_user "$U" "$BIN/imgpull" "${P[@]}" --tls-verify=false "docker://$REGISTRY/apps/unsigned:1.0"
 run as_test_user "$U" "$BIN/imgstore" ls
 run as_test_user "$U" "$BIN/imgstore" fsck
-printf '$ %s\n' "stat of the layer's files: the image's root is $TU_NAME on the host"
-find "$U/data/imgtrust/storage/layers" -path '*/diff/*' -printf '%u:%g %m %P\n' | sed 's|^\([^ ]* [^ ]*\) [0-9a-f]*/diff/|\1 |'
+printf '$ %s\n' "owners of the layer's files on the host (the image's root is $TU_NAME, its uid 1000 is the range's 1000th ID)"
+find "$U/data/imgtrust/storage/layers" -path '*/diff/*' -printf '%u:%g\n' | sort | uniq -c
+
+
+step "run it hardened, rootless, as that user: what the process inside sees"
+IMG="$REGISTRY/apps/web:1.0"
+run as_test_user "$U" "$BIN/imgrun" --rm "$IMG" sh -c 'id; cat /proc/self/uid_map; probe status'
+run as_test_user "$U" "$BIN/imgrun" --rm "$IMG" sh -c \
+	'probe syscalls | grep -E "kexec_load|sysfs|io_uring_setup"; probe sockets | grep -E "AF_X25|AF_INET_STREAM"'
+run as_test_user "$U" "$BIN/imgrun" --rm "$IMG" sh -c \
+	'stat -c "%n %F %t:%T" /proc/keys; echo x > /proc/sys/kernel/hostname; touch /sys/x; ls /dev'
+run as_test_user "$U" "$BIN/imgrun" --rm "$IMG" sh -c 'exit 3'
+run as_test_user "$U" "$BIN/imgstore" ps
 
 printf '\nscratch directory: %s\n' "$W"
