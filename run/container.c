@@ -339,6 +339,10 @@ static _Noreturn void init_loop(pid_t child, const sigset_t *fwd)
         _cleanup_error_ it_error ign = IT_ERROR_INIT;
         (void)caps_apply(&none, caps_last_cap(), &ign);
         (void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        /* The command runs as the same user: it could read our memory and open our
+         * descriptors through /proc/1 (the store's directories among them). Keep neither. */
+        (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        syscall(SYS_close_range, 3U, ~0U, 0U);
         int sfd = signalfd(-1, fwd, SFD_CLOEXEC | SFD_NONBLOCK);
         for (;;) {
                 int st;
@@ -1019,6 +1023,10 @@ static int launch(struct ctx *c, int sigfd, int *status, int *exec_errno, it_err
         }
         close(sp[1]);
         _cleanup_close_ int sync = sp[0];
+        /* With --pid host the command could reach our descriptors (the store's directories)
+         * and our root through /proc as the same user: not dumpable, they are root's. The
+         * child has its own copy of the flag (exec resets it there). */
+        (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         struct relay r = {.master = -1};
         int rc = 0;
         if (c->userns)

@@ -340,6 +340,12 @@ want() {
 	assert_eq "$output" $'1\n/proc/1'
 	irun --rm --pid host "$IMG" sh -c 'set -- /proc/[0-9]*; echo $#'
 	[ "$output" -gt 5 ] || fail "--pid host: only $output processes visible"
+	# imgrun itself (same user) is not dumpable: its descriptors and root stay out of reach
+	irun --rm --pid host "$IMG" sh -c 'p=$(cat /proc/$$/stat | cut -d" " -f4); while [ "$p" -gt 1 ]; do
+		case "$(tr "\0" " " </proc/$p/cmdline)" in *imgrun*) ls /proc/$p/fd /proc/$p/root/ 2>&1; exit;; esac
+		p=$(cut -d" " -f4 /proc/$p/stat); done; echo "no imgrun above $$"'
+	assert_line_match "^ls: can't open '/proc/[0-9]+/fd': Permission denied$"
+	assert_line_match "^ls: /proc/[0-9]+/root/: Permission denied$"
 }
 
 @test "exit codes and signals" {
@@ -369,6 +375,9 @@ want() {
 	assert_eq "$output" "2"
 	irun --rm --init "$IMG" sh -c 'sleep 0.1 & sleep 0.1 & wait; exit 3'
 	assert_status 3
+	# the init holds no descriptor the command could borrow through /proc/1
+	irun --rm --init "$IMG" ls /proc/1/fd
+	assert_eq "$stderr" "ls: can't open '/proc/1/fd': Permission denied"
 }
 
 @test "--secret: readable inside, read-only, never in the store" {
