@@ -486,9 +486,21 @@ static int child_run(struct ctx *c, int *exec_errno, it_error *err)
          * prctl, execve), as crun does. */
         if (filter && !c->nnp && (rc = seccomp_filter_load(filter, err)) < 0)
                 return rc;
-        if (c->userns && !c->map.single_id &&
-            setgroups(c->spec.ngroups, c->spec.ngroups ? c->spec.groups : NULL) != 0)
-                return it_error_sys(err, IT_EIO, errno, "setgroups");
+        if (!c->userns || !c->map.single_id) {
+                /* podman adds the primary group to the supplementary ones whenever a user is
+                 * named (--user or the image's User). */
+                size_t ng = c->spec.ngroups;
+                _cleanup_free_ gid_t *g = xcalloc(ng + 1, sizeof *g);
+                bool have = false;
+                for (size_t i = 0; i < ng; i++) {
+                        g[i] = c->spec.groups[i];
+                        have = have || g[i] == c->spec.gid;
+                }
+                if (c->spec.user && c->spec.user[0] && !have)
+                        g[ng++] = c->spec.gid;
+                if (setgroups(ng, ng ? g : NULL) != 0)
+                        return it_error_sys(err, IT_EIO, errno, "setgroups");
+        }
         if (setresgid(c->spec.gid, c->spec.gid, c->spec.gid) != 0)
                 return it_error_sys(err, IT_EIO, errno, "user %s: setresgid(%u)", c->spec.user,
                                     (unsigned)c->spec.gid);

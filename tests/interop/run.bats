@@ -165,7 +165,7 @@ want() {
 	irun --rm --user 1000 --cap-add NET_BIND_SERVICE "$IMG" probe status
 	want CapInh 0000000000000400 CapPrm 0000000000000400 CapEff 0000000000000400 CapAmb 0000000000000400
 	irun --rm --user tuser "$IMG" probe ids
-	want ids.uid 1000 ids.gid 1000 ids.groups 2000
+	want ids.uid 1000 ids.gid 1000 ids.groups "1000 2000"
 	irun --rm --user 1000 "$IMG" probe-suid ids
 	want ids.euid 1000
 	irun --rm --user 1000 --security-opt no-new-privileges=false "$IMG" probe-suid ids
