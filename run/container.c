@@ -870,6 +870,9 @@ static int prepare(struct ctx *c, it_error *err)
 static int remove_tree_at(int parent, const char *name)
 {
         _cleanup_close_ int fd = it_openat_beneath(parent, name, O_RDONLY | O_DIRECTORY, 0);
+        /* overlay leaves work/work with mode 0: ours to open up. */
+        if (fd < 0 && errno == EACCES && fchmodat(parent, name, 0700, 0) == 0)
+                fd = it_openat_beneath(parent, name, O_RDONLY | O_DIRECTORY, 0);
         if (fd < 0)
                 return unlinkat(parent, name, 0) == 0 || errno == ENOENT ? 0 : -1;
         DIR *d = fdopendir(fd);
