@@ -6,7 +6,7 @@ PKGS=(
   libjansson-dev libyaml-dev libssl-dev libgpgme-dev zlib1g-dev libbz2-dev libcurl4-openssl-dev libarchive-dev libisal-dev libseccomp-dev
   libcmocka-dev bats jq gnupg python3 openssl curl
   skopeo podman uidmap docker-registry nginx-light apache2-utils hyperfine umoci
-  attr util-linux busybox-static
+  attr util-linux busybox-static crun bsdutils
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -101,8 +101,20 @@ source "$BENCH_SRC/tests/lib/users.bash"
 source "$BENCH_SRC/tests/lib/pull_bench.bash"
 
 test_user_setup || bench_die "no test user (run as root, or as a user with a range in /etc/subuid)"
-TU="$W/tu" # the test user's HOME; everything it writes is below
+# the test user's HOME; everything it writes is below. Short and outside BENCH_OUT: conmon puts
+# unix sockets below its runtime dir ($TU/run), and a path past 108 bytes makes podman run wait
+# 20 s for an exit code that never comes.
+TU=$(mktemp -d /tmp/itl.XXXXXX)
 test_user_dir "$TU"
+# rootless podman chmods every parent of its storage lacking an x bit (u, g or o) to a+x and
+# fails on root's 0700 temporary directories (the test user also reads the images below $W):
+# give them the bits first
+for d in "$(dirname "$TU")" "$W"; do
+	while [ "$d" != / ]; do
+		chmod a+x "$d"
+		d=$(dirname "$d")
+	done
+done
 as_test_user "$TU" true || bench_die "cannot run commands as $TU_NAME"
 SUBGID=$(awk -F: -v u="$TU_NAME" '$1 == u { print $2 ":" $3; exit }' /etc/subgid)
 [ -n "$SUBGID" ] || bench_die "$TU_NAME has no range in /etc/subgid"
@@ -129,6 +141,9 @@ bench_cleanup() {
 		if [[ "$pid" =~ ^[0-9]+$ ]]; then kill -TERM "$pid" 2>/dev/null || true; fi
 	fi
 	stop_services >/dev/null 2>&1 || true
+	if [ "${BENCH_KEEP_WORK:-0}" != 1 ] && [[ "$TU" == /tmp/itl.* ]]; then
+		rm -rf "$TU" 2>/dev/null || true
+	fi
 }
 
 mkdir -p "$W/bin"

@@ -15,30 +15,7 @@
 
 #include "imgtrust/cleanup.h"
 #include "imgtrust/fs.h"
-
-/* Field 22 of /proc/PID/stat; 0 when the process is gone or a zombie. */
-static unsigned long long start_time(pid_t pid)
-{
-        char path[64], buf[1024];
-        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return 0;
-        ssize_t n = read(fd, buf, sizeof buf - 1);
-        if (n <= 0)
-                return 0;
-        buf[n] = '\0';
-        char *p = strrchr(buf, ')');
-        if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
-                return 0;
-        p += 2;
-        for (int f = 3; f < 22 && p; f++) {
-                p = strchr(p, ' ');
-                if (p)
-                        p++;
-        }
-        return p ? strtoull(p, NULL, 10) : 0;
-}
+#include "imgtrust/proc.h"
 
 /* Is slot record `name` (in dirfd) held by a live process? */
 static bool slot_taken(int dirfd, const char *name)
@@ -55,7 +32,8 @@ static bool slot_taken(int dirfd, const char *name)
         unsigned long long st;
         if (sscanf(buf, "%d %llu", &pid, &st) != 2 || pid <= 0)
                 return false;
-        return start_time(pid) == st;
+        unsigned long long now;
+        return it_proc_start_time(pid, &now) && now == st;
 }
 
 /* Slot k as an ID: the k-th block of size IDs over ranges in order. */
@@ -128,7 +106,9 @@ int autons_acquire(const char *dir, const char *subuid, const char *subgid, stru
                 if (slot_taken(dfd, name))
                         continue;
                 char rec[64];
-                int n = snprintf(rec, sizeof rec, "%d %llu\n", (int)getpid(), start_time(getpid()));
+                unsigned long long me = 0;
+                (void)it_proc_start_time(getpid(), &me);
+                int n = snprintf(rec, sizeof rec, "%d %llu\n", (int)getpid(), me);
                 snprintf(lease->path, sizeof lease->path, "%s/%s", dir, name);
                 if ((rc = it_file_replace(lease->path, rec, (size_t)n, 0600, err)) < 0) {
                         lease->path[0] = '\0';

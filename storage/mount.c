@@ -20,6 +20,7 @@
 #include "imgtrust/cleanup.h"
 #include "imgtrust/fs.h"
 #include "imgtrust/json.h"
+#include "imgtrust/proc.h"
 #include "imgtrust/xalloc.h"
 
 #define RECORD_MAX 8192
@@ -243,48 +244,10 @@ static int open_mounts(struct it_store *st, int *fd, it_error *err)
         return 0;
 }
 
-/* Start time (field 22 of /proc/PID/stat) of a live process; false when there is no such
- * process or it has exited (a zombie holds no namespace and no mount any more). */
-static bool proc_start_time(pid_t pid, unsigned long long *start)
-{
-        char path[64];
-        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return false;
-        char buf[1024];
-        ssize_t n = read(fd, buf, sizeof buf - 1);
-        if (n <= 0)
-                return false;
-        buf[n] = '\0';
-        /* comm may hold spaces and parentheses: fields follow the last ')'. */
-        char *p = strrchr(buf, ')');
-        if (!p || p[1] != ' ')
-                return false;
-        p += 2;
-        char state = *p;
-        if (state == 'Z' || state == 'X' || state == 'x')
-                return false;
-        /* p is field 3; field 22 is 19 further. */
-        for (int f = 3; f < 22; f++) {
-                p = strchr(p, ' ');
-                if (!p)
-                        return false;
-                p++;
-        }
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(p, &end, 10);
-        if (errno || end == p)
-                return false;
-        *start = v;
-        return true;
-}
-
 static bool holder_alive(pid_t pid, unsigned long long start)
 {
         unsigned long long now;
-        return pid > 0 && proc_start_time(pid, &now) && now == start;
+        return pid > 0 && it_proc_start_time(pid, &now) && now == start;
 }
 
 /* The host path of the merged view of image id held by pid. Allocated. */
@@ -543,7 +506,7 @@ int mount_image(struct it_store *st, const struct it_idmap *map, const struct it
         pid_t h = *holder;
         userns_shared_free(holder, sizeof *holder);
         unsigned long long start = 0;
-        if (rc == 0 && (h <= 0 || !proc_start_time(h, &start)))
+        if (rc == 0 && (h <= 0 || !it_proc_start_time(h, &start)))
                 rc = it_error_set(err, IT_EIO, "mount holder %d of image %s died during setup",
                                   (int)h, img->id);
         _cleanup_free_ char *p = NULL;

@@ -1231,18 +1231,25 @@ static bool container_busy(int cfd, const char *name)
         return flock(d, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
 }
 
+/* containers/ and the names in it; none (and *cfd -1) when it does not exist. */
+static int open_containers(struct it_store *st, int *cfd, struct it_strv *names, it_error *err)
+{
+        *cfd = st_openat(st->rootfd, "containers", O_RDONLY | O_DIRECTORY, 0);
+        if (*cfd < 0)
+                return errno == ENOENT
+                           ? 0
+                           : it_error_sys(err, IT_EIO, errno, "%s/containers", st->root);
+        return list_hex(st, *cfd, "containers", names, err);
+}
+
 int store_container_list(struct it_store *st, struct it_store_container **out, size_t *n,
                          it_error *err)
 {
         *out = NULL;
         *n = 0;
-        _cleanup_close_ int cfd = st_openat(st->rootfd, "containers", O_RDONLY | O_DIRECTORY, 0);
-        if (cfd < 0)
-                return errno == ENOENT
-                           ? 0
-                           : it_error_sys(err, IT_EIO, errno, "%s/containers", st->root);
+        _cleanup_close_ int cfd = -1;
         _cleanup_strv_ struct it_strv names = IT_STRV_INIT;
-        int rc = list_hex(st, cfd, "containers", &names, err);
+        int rc = open_containers(st, &cfd, &names, err);
         if (rc < 0)
                 return rc;
         struct it_store_container *v = xcalloc(names.n ? names.n : 1, sizeof *v);
@@ -1274,13 +1281,9 @@ int store_container_list(struct it_store *st, struct it_store_container **out, s
 /* Remove the directories of containers that no longer run (imgrun without --rm keeps them). */
 static int gc_containers(struct it_store *st, struct it_strv *removed, it_error *err)
 {
-        _cleanup_close_ int cfd = st_openat(st->rootfd, "containers", O_RDONLY | O_DIRECTORY, 0);
-        if (cfd < 0)
-                return errno == ENOENT
-                           ? 0
-                           : it_error_sys(err, IT_EIO, errno, "%s/containers", st->root);
+        _cleanup_close_ int cfd = -1;
         _cleanup_strv_ struct it_strv names = IT_STRV_INIT;
-        int rc = list_hex(st, cfd, "containers", &names, err);
+        int rc = open_containers(st, &cfd, &names, err);
         for (size_t i = 0; rc == 0 && i < names.n; i++) {
                 if (container_busy(cfd, names.v[i]))
                         continue;

@@ -36,40 +36,11 @@ load ../lib/run
 load ../lib/pull
 
 setup_file() {
-	need_imgtrust
-	for c in docker-registry skopeo python3 jq; do
-		need_cmd "$c" || return 1
-	done
-	need_cmd cc gcc || return 1
 	need_cmd script bsdutils || return 1
-	[ -x /bin/busybox ] || fail "busybox-static missing (apt-get install -y busybox-static)" || return 1
-	test_user_setup || return 1
+	run_suite_setup || return 1
 	export TU_START=${TU_RANGE%%:*}
-	export FT="$BATS_FILE_TMPDIR"
-	it_isolate "$FT/env"
-	export IMGPULL="$IMGTRUST_BUILD/imgpull" IMGRUN="$IMGTRUST_BUILD/imgrun"
 	export SECCOMP_TOOL="$IMGTRUST_BUILD/tests/seccomp_tool"
-	[ -x "$IMGRUN" ] || fail "imgrun not built in $IMGTRUST_BUILD" || return 1
-	local d=$FT
-	while [ "$d" != / ]; do
-		[ "$(stat -c %a "$d" | cut -c3)" -ge 5 ] || chmod o+rx "$d"
-		d=$(dirname "$d")
-	done
-	run_probe_build "$FT/bin" || return 1
-	run_image_layout "$FT/layout" test >/dev/null || return 1
 	pr_tools_init "$FT/tools"
-	start_registry >/dev/null
-	export FILE_SERVICES_DIR="$IT_SERVICES_DIR" FILE_REGISTRY="$REGISTRY"
-	export POL_OPEN="$FT/policy-open.json"
-	printf '{"default":[{"type":"insecureAcceptAnything"}]}' >"$POL_OPEN"
-	skopeo copy -q --dest-tls-verify=false "oci:$FT/layout:test" "docker://$REGISTRY/run/probe:1" ||
-		fail "skopeo copy of the test image failed" || return 1
-	export U="$FT/u"
-	test_user_dir "$U"
-	as_test_user "$U" "$IMGPULL" -q --policy "$POL_OPEN" --tls-verify=false \
-		"docker://$REGISTRY/run/probe:1" >"$FT/pull.out" 2>&1 ||
-		fail "imgpull of the test image failed" "$(cat "$FT/pull.out")" || return 1
-	export IMG="$REGISTRY/run/probe:1" STORE="$U/data/imgtrust/storage"
 	make_hostile || return 1
 }
 

@@ -34,35 +34,8 @@ load ../lib/push
 load ../lib/run
 
 setup_file() {
-	need_imgtrust
-	for c in docker-registry skopeo python3 podman; do
-		need_cmd "$c" || return 1
-	done
-	need_cmd cc gcc || return 1
-	[ -x /bin/busybox ] || fail "busybox-static missing (apt-get install -y busybox-static)" || return 1
-	test_user_setup || return 1
-	export FT="$BATS_FILE_TMPDIR"
-	it_isolate "$FT/env"
-	export IMGPULL="$IMGTRUST_BUILD/imgpull" IMGRUN="$IMGTRUST_BUILD/imgrun"
-	[ -x "$IMGRUN" ] || fail "imgrun not built in $IMGTRUST_BUILD" || return 1
-	local d=$FT
-	while [ "$d" != / ]; do
-		[ "$(stat -c %a "$d" | cut -c3)" -ge 5 ] || chmod o+rx "$d"
-		d=$(dirname "$d")
-	done
-	run_probe_build "$FT/bin" || return 1
-	run_image_layout "$FT/layout" test >/dev/null || return 1
-	start_registry >/dev/null
-	export POL_OPEN="$FT/policy-open.json"
-	printf '{"default":[{"type":"insecureAcceptAnything"}]}' >"$POL_OPEN"
-	skopeo copy -q --dest-tls-verify=false "oci:$FT/layout:test" "docker://$REGISTRY/run/probe:1" ||
-		fail "skopeo copy of the test image failed" || return 1
-	export U="$FT/u"
-	test_user_dir "$U"
-	as_test_user "$U" "$IMGPULL" -q --policy "$POL_OPEN" --tls-verify=false \
-		"docker://$REGISTRY/run/probe:1" >"$FT/pull.out" 2>&1 ||
-		fail "imgpull of the test image failed" "$(cat "$FT/pull.out")" || return 1
-	export IMG="$REGISTRY/run/probe:1"
+	need_cmd podman || return 1
+	run_suite_setup || return 1
 	# short: podman puts sockets below the runroot
 	export POD="$FT/pod"
 	run_podman_import "$POD" runpodman || return 1

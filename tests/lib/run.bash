@@ -26,6 +26,11 @@
 #                                /sys/fs/cgroup/unified unmounted (needs root, else it fails)
 #   run_podman_cleanup DIR       ends the pause process rootless podman left running for DIR
 #                                (call in teardown_file: it outlives the suite otherwise)
+#   run_suite_setup              setup_file of the imgrun suites: the probe, the test image pushed
+#                                to a docker-registry started on loopback and pulled with imgpull
+#                                as the test user; exports FT, U (the user's HOME), STORE, IMG
+#                                (its name), POL_OPEN, IMGPULL, IMGRUN, REGISTRY. Needs
+#                                services.bash and users.bash loaded
 #   run_diff_outputs A B         compares two probe outputs (texts, or files when a path names
 #                                one) key by key; prints one line per key whose value differs,
 #                                `KEY: <A value> | <B value>` (`(absent)` for a missing key),
@@ -242,4 +247,39 @@ for k in diff:
     print("%s: %s | %s" % (k, a.get(k, "(absent)"), b.get(k, "(absent)")))
 sys.exit(1 if diff else 0)
 EOF
+}
+
+run_suite_setup() {
+	need_imgtrust
+	local c d
+	for c in docker-registry skopeo python3 jq; do
+		need_cmd "$c" || return 1
+	done
+	need_cmd cc gcc || return 1
+	[ -x /bin/busybox ] || fail "busybox-static missing (apt-get install -y busybox-static)" || return 1
+	test_user_setup || return 1
+	export FT="$BATS_FILE_TMPDIR"
+	it_isolate "$FT/env"
+	export IMGPULL="$IMGTRUST_BUILD/imgpull" IMGRUN="$IMGTRUST_BUILD/imgrun"
+	[ -x "$IMGRUN" ] || fail "imgrun not built in $IMGTRUST_BUILD" || return 1
+	# the test user reads the policy and runs the probe below the bats temp dirs
+	d=$FT
+	while [ "$d" != / ]; do
+		[ "$(stat -c %a "$d" | cut -c3)" -ge 5 ] || chmod o+rx "$d"
+		d=$(dirname "$d")
+	done
+	run_probe_build "$FT/bin" || return 1
+	run_image_layout "$FT/layout" test >/dev/null || return 1
+	start_registry >/dev/null
+	export FILE_SERVICES_DIR="$IT_SERVICES_DIR" FILE_REGISTRY="$REGISTRY"
+	export POL_OPEN="$FT/policy-open.json"
+	printf '{"default":[{"type":"insecureAcceptAnything"}]}' >"$POL_OPEN"
+	skopeo copy -q --dest-tls-verify=false "oci:$FT/layout:test" "docker://$REGISTRY/run/probe:1" ||
+		fail "skopeo copy of the test image failed" || return 1
+	export U="$FT/u"
+	test_user_dir "$U"
+	as_test_user "$U" "$IMGPULL" -q --policy "$POL_OPEN" --tls-verify=false \
+		"docker://$REGISTRY/run/probe:1" >"$FT/pull.out" 2>&1 ||
+		fail "imgpull of the test image failed" "$(cat "$FT/pull.out")" || return 1
+	export IMG="$REGISTRY/run/probe:1" STORE="$U/data/imgtrust/storage"
 }
