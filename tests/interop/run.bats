@@ -27,6 +27,10 @@
 #   --rm / kept                                 container dir gone / container.json kept
 #   image with /dev, /proc, /etc/hosts symlinks exit 125 naming the path; nothing outside
 #   -t                                          a pty on 0/1/2, /dev/console present
+#   --privileged                                every cap of the bounding set, Seccomp 0, no
+#                                               masks, /sys rw; still NoNewPrivs 1, the userns,
+#                                               the fresh /dev
+#   -e, -w, --entrypoint, --user NAME:GROUP     as podman; unknown user, relative -w: 125
 
 load ../lib/common
 load ../lib/services
@@ -441,4 +445,37 @@ want() {
 	wait "$g"
 	assert_eq "$(grep -c '^container [0-9a-f]\{64\}$' "$BATS_TEST_TMPDIR/gc.out")" 1 "gc output: $(cat "$BATS_TEST_TMPDIR/gc.out")"
 	assert_eq "$(ls -A "$STORE/containers")" ""
+}
+
+@test "--privileged relaxes what its help says, and keeps the rest" {
+	irun --rm --privileged "$IMG" sh -c 'grep " /sys " /proc/self/mountinfo; probe status; probe fs'
+	assert_status 0
+	# every capability up to cap_last_cap within the bounding set imgrun got (podman's rule;
+	# a sandbox may hold fewer than all)
+	local all
+	all=$(awk '/^CapBnd/ {print $2}' /proc/self/status)
+	want CapEff "$all" CapPrm "$all" CapBnd "$all" Seccomp 0 NoNewPrivs 1
+	[ "$(printf '%s\n' "$output" | grep '^fs.stat./proc/keys: ')" != "fs.stat./proc/keys: c 1:3" ] ||
+		fail "/proc/keys still masked under --privileged"
+	assert_line_match ' /sys rw,'
+	# still in its user namespace, with a fresh /dev
+	want fs.dev "core fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero"
+	irun --rm --privileged "$IMG" cat /proc/self/uid_map
+	assert_eq "$(printf '%s\n' "$output" | tr -s ' ' | sed 's/^ //' | tr '\n' ',')" "0 $TU_UID 1,1 $TU_START 65536,"
+}
+
+@test "the image config and -e, -w, --entrypoint, --user name:group" {
+	irun --rm -e FOO=bar -e PATH=/bin -w /tmp "$IMG" sh -c 'echo "$FOO $PATH $container"; pwd; echo $HOSTNAME | wc -c'
+	assert_status 0
+	assert_eq "$output" $'bar /bin imgtrust\n/tmp\n13'
+	irun --rm --entrypoint '["/bin/echo","from-entrypoint"]' "$IMG" arg1
+	assert_eq "$output" "from-entrypoint arg1"
+	irun --rm --user tuser:extra "$IMG" sh -c 'id -u; id -g; echo $HOME'
+	assert_eq "$output" $'1000\n2000\n/home/tuser'
+	irun --rm --user nobody-here "$IMG" true
+	assert_status 125
+	assert_eq "$stderr" "imgrun: user \"nobody-here\": no such user in the image's /etc/passwd"
+	irun --rm -w relative "$IMG" true
+	assert_status 125
+	assert_contains "$stderr" "relative"
 }
