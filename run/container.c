@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -39,6 +40,7 @@
 #include "imgtrust/buf.h"
 #include "imgtrust/caps.h"
 #include "imgtrust/cleanup.h"
+#include "imgtrust/digest.h"
 #include "imgtrust/fs.h"
 #include "imgtrust/json.h"
 #include "imgtrust/mount.h"
@@ -47,6 +49,7 @@
 #include "imgtrust/seccomp.h"
 #include "imgtrust/store.h"
 #include "imgtrust/userns.h"
+#include "imgtrust/version.h"
 #include "imgtrust/xalloc.h"
 
 extern char **environ;
@@ -159,6 +162,9 @@ struct ctx {
         struct it_procspec spec;
         struct it_seccomp_profile profile;
         bool seccomp_on;
+        char profile_src[160];   /* "default", or "json:<sha256 of the file>" */
+        struct sock_filter *bpf; /* the compiled filter; NULL: none */
+        size_t bpf_len;
         bool nnp;
         struct it_strv masked, ro_paths;
         struct it_rootfs_bind binds[3];
@@ -181,6 +187,7 @@ static void ctx_free(struct ctx *c)
         free(c->root_abs);
         procspec_free(&c->spec);
         seccomp_profile_free(&c->profile);
+        free(c->bpf);
         it_strv_free(&c->masked);
         it_strv_free(&c->ro_paths);
         for (size_t i = 0; i < c->nbinds; i++) {
@@ -304,13 +311,12 @@ static int open_pty(int rootfd, int *master, int *slave, it_error *err)
         return 0;
 }
 
-static int build_seccomp(struct ctx *c, const struct it_caps *caps, scmp_filter_ctx *f,
-                         it_error *err)
+static int build_seccomp(struct ctx *c, uint64_t bounding, scmp_filter_ctx *f, it_error *err)
 {
         const struct it_run_opts *o = c->o;
         if (!o->seccomp)
-                seccomp_profile_default(&c->profile, caps->bounding);
-        c->profile.caps = caps->bounding;
+                seccomp_profile_default(&c->profile, bounding);
+        c->profile.caps = bounding;
         for (size_t i = 0; i < o->seccomp_rules.n; i++) {
                 const char *r = o->seccomp_rules.v[i];
                 int rc = 0;
@@ -478,13 +484,10 @@ static int child_run(struct ctx *c, int *exec_errno, it_error *err)
         }
         bool cwd_ok = chdir(c->spec.cwd) == 0;
         int cwd_errno = errno;
-        scmp_filter_ctx filter = NULL;
-        if (c->seccomp_on && (rc = build_seccomp(c, &caps, &filter, err)) < 0)
-                return rc;
         /* Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a filter: load it while
          * we still have it, and count on the profile allowing what follows (setresuid, capset,
          * prctl, execve), as crun does. */
-        if (filter && !c->nnp && (rc = seccomp_filter_load(filter, err)) < 0)
+        if (c->bpf && !c->nnp && (rc = seccomp_bpf_load(c->bpf, c->bpf_len, err)) < 0)
                 return rc;
         if (!c->userns || !c->map.single_id) {
                 /* podman adds the primary group to the supplementary ones whenever a user is
@@ -515,7 +518,7 @@ static int child_run(struct ctx *c, int *exec_errno, it_error *err)
                 return it_error_sys(err, IT_EINPUT, cwd_errno, "working directory %s", c->spec.cwd);
         if (c->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
                 return it_error_sys(err, IT_EIO, errno, "PR_SET_NO_NEW_PRIVS");
-        if (filter && c->nnp && (rc = seccomp_filter_load(filter, err)) < 0)
+        if (c->bpf && c->nnp && (rc = seccomp_bpf_load(c->bpf, c->bpf_len, err)) < 0)
                 return rc;
         sigprocmask(SIG_SETMASK, &c->oldmask, NULL);
         /* Only 0, 1 and 2 (and the report socket until exec) reach the command. */
@@ -784,6 +787,90 @@ static int open_secrets(struct ctx *c, it_error *err)
         return 0;
 }
 
+/* ---- the compiled filter, cached ---- */
+
+/* Compiling podman's profile for three ABIs takes libseccomp ~20 ms, a third of a container's
+ * start. The program depends only on what goes into the key, so it is kept in the store:
+ * cache/seccomp/<sha256 of the key>.bpf holds the program and, last, the sha256 of key +
+ * program (a torn or truncated file is never loaded; the store is the user's own, so no more
+ * than integrity is asked). */
+#define BPF_CACHE_MAX (BPF_MAXINSNS * sizeof(struct sock_filter) + 32)
+
+static void seccomp_key(struct ctx *c, uint64_t bounding, struct it_buf *key)
+{
+        const struct scmp_version *v = seccomp_version();
+        struct utsname u;
+        if (uname(&u) != 0)
+                memset(&u, 0, sizeof u);
+        it_buf_addf(key, "imgtrust %s seccomp 1\nlibseccomp %u.%u.%u\nkernel %s %s\n",
+                    IMGTRUST_VERSION, v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0,
+                    u.release, u.machine);
+        it_buf_addf(key, "bounding %016llx\nprofile %s\n", (unsigned long long)bounding,
+                    c->profile_src[0] ? c->profile_src : "default");
+        for (size_t i = 0; i < c->o->seccomp_rules.n; i++)
+                it_buf_addf(key, "rule %s\n", c->o->seccomp_rules.v[i]);
+}
+
+static void cache_check(const struct it_buf *key, const void *prog, size_t len,
+                        struct it_digest *out)
+{
+        _cleanup_buf_ struct it_buf all = IT_BUF_INIT;
+        it_buf_add(&all, key->data, key->len);
+        it_buf_add(&all, prog, len);
+        digest_compute(IT_DIGEST_SHA256, all.data, all.len, out);
+}
+
+static int seccomp_program(struct ctx *c, uint64_t bounding, it_error *err)
+{
+        _cleanup_buf_ struct it_buf key = IT_BUF_INIT;
+        seccomp_key(c, bounding, &key);
+        struct it_digest kd, check;
+        digest_compute(IT_DIGEST_SHA256, key.data, key.len, &kd);
+        _cleanup_free_ char *rel = xasprintf("cache/seccomp/%s.bpf", kd.hex);
+        int root = store_root_fd(c->st);
+        _cleanup_close_ int fd = it_openat_beneath(root, rel, O_RDONLY, 0);
+        _cleanup_free_ char *data = NULL;
+        size_t len = 0;
+        _cleanup_error_ it_error ign = IT_ERROR_INIT;
+        if (fd >= 0 && it_fd_read(fd, rel, BPF_CACHE_MAX, &data, &len, &ign) == 0 && len > 32 &&
+            (len - 32) % sizeof(struct sock_filter) == 0) {
+                cache_check(&key, data, len - 32, &check);
+                unsigned char raw[32];
+                for (size_t i = 0; i < 32; i++)
+                        sscanf(check.hex + 2 * i, "%2hhx", &raw[i]);
+                if (memcmp(raw, data + len - 32, 32) == 0) {
+                        c->bpf_len = (len - 32) / sizeof(struct sock_filter);
+                        c->bpf = xmalloc(len - 32);
+                        memcpy(c->bpf, data, len - 32);
+                        return 0;
+                }
+        }
+        scmp_filter_ctx f = NULL;
+        int rc = build_seccomp(c, bounding, &f, err);
+        if (rc == 0)
+                rc = seccomp_filter_export_bpf(f, &c->bpf, &c->bpf_len, err);
+        if (f)
+                seccomp_release(f);
+        if (rc < 0)
+                return rc;
+        /* Keep it for the next start; a store we cannot write to only costs the compile. */
+        size_t plen = c->bpf_len * sizeof(struct sock_filter);
+        cache_check(&key, c->bpf, plen, &check);
+        _cleanup_buf_ struct it_buf out = IT_BUF_INIT;
+        it_buf_add(&out, c->bpf, plen);
+        for (size_t i = 0; i < 32; i++) {
+                unsigned char b;
+                sscanf(check.hex + 2 * i, "%2hhx", &b);
+                it_buf_add(&out, &b, 1);
+        }
+        if ((mkdirat(root, "cache", 0700) == 0 || errno == EEXIST) &&
+            (mkdirat(root, "cache/seccomp", 0700) == 0 || errno == EEXIST)) {
+                _cleanup_free_ char *path = xasprintf("%s/%s", c->root_abs, rel);
+                (void)it_file_replace(path, out.data, out.len, 0600, &ign);
+        }
+        return 0;
+}
+
 static int prepare(struct ctx *c, it_error *err)
 {
         const struct it_run_opts *o = c->o;
@@ -834,6 +921,9 @@ static int prepare(struct ctx *c, it_error *err)
                 if ((rc = it_file_read(o->seccomp, PROFILE_MAX, &data, &len, err)) < 0 ||
                     (rc = seccomp_profile_parse_json(data, len, &c->profile, err)) < 0)
                         return it_error_wrap(err, "--security-opt seccomp=%s", o->seccomp);
+                struct it_digest d;
+                digest_compute(IT_DIGEST_SHA256, data, len, &d);
+                snprintf(c->profile_src, sizeof c->profile_src, "json:%s", d.hex);
         }
         if (!o->privileged) {
                 rootfs_default_masked(&c->masked);
@@ -851,6 +941,9 @@ static int prepare(struct ctx *c, it_error *err)
         if ((rc = caps_compute((const char *const *)o->cap_add.v, o->cap_add.n,
                                (const char *const *)o->cap_drop.v, o->cap_drop.n, o->privileged,
                                true, c->host_bounding, c->last_cap, &probe, err)) < 0)
+                return rc;
+        /* The filter depends on the bounding set only, which the user does not change. */
+        if (c->seccomp_on && (rc = seccomp_program(c, probe.bounding, err)) < 0)
                 return rc;
         if ((rc = open_secrets(c, err)) < 0)
                 return rc;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -1056,6 +1057,21 @@ int seccomp_filter_load(scmp_filter_ctx ctx, it_error *err)
                                     "seccomp: cannot load the filter: no_new_privs is off and "
                                     "CAP_SYS_ADMIN is not held in this user namespace");
         return it_error_sys(err, IT_EIO, -rc, "seccomp: cannot load the filter");
+}
+
+int seccomp_bpf_load(const struct sock_filter *prog, size_t len, it_error *err)
+{
+        struct sock_fprog fp = {.len = (unsigned short)len, .filter = (struct sock_filter *)prog};
+        if (len == 0 || len > BPF_MAXINSNS)
+                return it_error_set(err, IT_EINPUT, "seccomp: a program of %zu instructions", len);
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fp) == 0)
+                return 0;
+        int e = errno;
+        if ((e == EACCES || e == EPERM) && prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 0)
+                return it_error_sys(err, IT_EIO, e,
+                                    "seccomp: cannot load the filter: no_new_privs is off and "
+                                    "CAP_SYS_ADMIN is not held in this user namespace");
+        return it_error_sys(err, IT_EIO, e, "seccomp: cannot load the filter");
 }
 
 int seccomp_filter_export_bpf(scmp_filter_ctx ctx, struct sock_filter **prog, size_t *len,

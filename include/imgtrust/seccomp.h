@@ -124,6 +124,10 @@ int seccomp_filter_build(const struct it_seccomp_profile *p, scmp_filter_ctx *ou
  * current user namespace; without it this fails with IT_EIO and says so. */
 int seccomp_filter_load(scmp_filter_ctx ctx, it_error *err);
 
+/* Load a classic BPF program (as seccomp_filter_export_bpf gives it) into the calling thread,
+ * with the same rules about no_new_privs as seccomp_filter_load. The kernel checks the program. */
+int seccomp_bpf_load(const struct sock_filter *prog, size_t len, it_error *err);
+
 /* The classic BPF program of ctx, as the kernel would receive it. *prog is allocated. */
 int seccomp_filter_export_bpf(scmp_filter_ctx ctx, struct sock_filter **prog, size_t *len,
                               it_error *err);

@@ -31,6 +31,8 @@
 #                                               masks, /sys rw; still NoNewPrivs 1, the userns,
 #                                               the fresh /dev
 #   -e, -w, --entrypoint, --user NAME:GROUP     as podman; unknown user, relative -w: 125
+#   the compiled filter cached in the store     an entry per bounding set; a damaged or
+#                                               truncated entry rebuilt, never loaded
 
 load ../lib/common
 load ../lib/services
@@ -478,4 +480,30 @@ want() {
 	irun --rm -w relative "$IMG" true
 	assert_status 125
 	assert_contains "$stderr" "relative"
+}
+
+@test "the compiled seccomp filter is cached in the store; a damaged entry is rebuilt, never loaded" {
+	rm -rf "$STORE/cache/seccomp"
+	irun --rm "$IMG" probe syscalls
+	assert_status 0
+	want syscall.kexec_load EPERM syscall.io_uring_setup ENOSYS
+	local f
+	f=$(ls "$STORE/cache/seccomp"/*.bpf)
+	[ "$(printf '%s\n' "$f" | wc -l)" -eq 1 ] || fail "cache entries: $f"
+	local good
+	good=$(sha256sum <"$f")
+	# turn one instruction's errno (EPERM, 1) into 0 and keep the length: an ALLOW in disguise
+	python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); i=b.find(bytes([1,0,5,0])); assert i >= 0; b[i]=0; open(p,"wb").write(b)' "$f"
+	irun --rm "$IMG" probe syscalls
+	assert_status 0
+	want syscall.kexec_load EPERM syscall.sysfs EPERM
+	assert_eq "$(sha256sum <"$f")" "$good" "the damaged entry was not rebuilt"
+	head -c 100 "$f" >"$f.t" && mv "$f.t" "$f"
+	chown "$TU_UID:$TU_GID" "$f"
+	irun --rm "$IMG" probe status
+	want Seccomp 2 Seccomp_filters 1
+	assert_eq "$(sha256sum <"$f")" "$good" "the truncated entry was not rebuilt"
+	# another bounding set, another entry
+	irun --rm --cap-add NET_RAW "$IMG" true
+	assert_eq "$(ls "$STORE/cache/seccomp" | wc -l)" 2
 }
