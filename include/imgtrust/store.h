@@ -26,6 +26,7 @@
  *                                  base first],"created"}
  *   containers/<id>/              imgrun's containers (imgtrust/container.h), flock(2)ed by
  *                                 imgrun while the container runs
+ *   cache/seccomp/<key>.bpf       imgrun's compiled seccomp programs (run/container.c)
  *   tmp/<kind>-<random>/          work in progress; each entry directory is flock(2)ed by its
  *                                 owner for as long as it lives, so store_recover() can tell an
  *                                 abandoned entry (owner killed) from a live one
