@@ -339,3 +339,28 @@ bench_env() {
 		bench_say "$t"
 	done
 }
+
+# bench_isolate_env NAME: HOME and the XDG directories below $BENCH_WORK, no containers/imgtrust
+# configuration from the caller's environment, services (tests/lib/services.bash) below
+# $BENCH_WORK too, and skip() (test_user_setup's) reporting "NAME: skipped: ..." without failing
+# run.sh. Sets W=$BENCH_WORK.
+bench_isolate_env() {
+	local name=$1
+	W="$BENCH_WORK"
+	mkdir -p "$W/home" "$W/xdg-config" "$W/xdg-data" "$W/xdg-cache" "$W/src/bin" "$W/layouts"
+	export HOME="$W/home" XDG_CONFIG_HOME="$W/xdg-config" XDG_DATA_HOME="$W/xdg-data"
+	export XDG_CACHE_HOME="$W/xdg-cache" LC_ALL=C.UTF-8 TZ=UTC
+	unset REGISTRY_AUTH_FILE CONTAINERS_CONF CONTAINERS_REGISTRIES_CONF CONTAINERS_STORAGE_CONF
+	unset CONTAINERS_POLICY_JSON REGISTRIES_CONFIG_PATH IMGTRUST_POLICY IMGTRUST_REGISTRIES_D
+	unset DOCKER_CONFIG
+	export IT_SERVICES_DIR="$W/services" BATS_TEST_TMPDIR="$W"
+	mkdir -p "$IT_SERVICES_DIR"
+	# shellcheck disable=SC2317 # called by the tests/lib helpers the scripts source
+	bats_require_minimum_version() { :; }
+	BENCH_SKIP_NAME=$name
+	# shellcheck disable=SC2317 # called by test_user_setup
+	skip() {
+		bench_say "$BENCH_SKIP_NAME: skipped: $*"
+		exit 0
+	}
+}

@@ -37,22 +37,7 @@ _bench_posint BENCH_PULL_DEBIAN_MIB "$BENCH_PULL_DEBIAN_MIB" 1
 _bench_posint BENCH_PULL_WIDE_LAYERS "$BENCH_PULL_WIDE_LAYERS" 1
 _bench_posint BENCH_PULL_WIDE_MIB "$BENCH_PULL_WIDE_MIB" 1
 
-W="$BENCH_WORK"
-mkdir -p "$W/home" "$W/xdg-config" "$W/xdg-data" "$W/xdg-cache" "$W/src" "$W/layouts"
-export HOME="$W/home" XDG_CONFIG_HOME="$W/xdg-config" XDG_DATA_HOME="$W/xdg-data"
-export XDG_CACHE_HOME="$W/xdg-cache" LC_ALL=C.UTF-8 TZ=UTC
-unset REGISTRY_AUTH_FILE CONTAINERS_CONF CONTAINERS_REGISTRIES_CONF CONTAINERS_STORAGE_CONF
-unset CONTAINERS_POLICY_JSON REGISTRIES_CONFIG_PATH IMGTRUST_POLICY IMGTRUST_REGISTRIES_D
-unset DOCKER_CONFIG
-
-export IT_SERVICES_DIR="$W/services" BATS_TEST_TMPDIR="$W"
-mkdir -p "$IT_SERVICES_DIR"
-bats_require_minimum_version() { :; }
-# test_user_setup skips (not root, no subordinate range): say so in the report, do not fail run.sh.
-skip() {
-	bench_say "pull: skipped: $*"
-	exit 0
-}
+bench_isolate_env pull
 # shellcheck source=tests/lib/common.bash
 source "$BENCH_SRC/tests/lib/common.bash"
 # shellcheck source=tests/lib/services.bash

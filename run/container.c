@@ -811,20 +811,25 @@ static void seccomp_key(struct ctx *c, uint64_t bounding, struct it_buf *key)
                 it_buf_addf(key, "rule %s\n", c->o->seccomp_rules.v[i]);
 }
 
+/* The entry's trailer: sha256(key + program), as 32 bytes. */
 static void cache_check(const struct it_buf *key, const void *prog, size_t len,
-                        struct it_digest *out)
+                        unsigned char out[32])
 {
         _cleanup_buf_ struct it_buf all = IT_BUF_INIT;
         it_buf_add(&all, key->data, key->len);
         it_buf_add(&all, prog, len);
-        digest_compute(IT_DIGEST_SHA256, all.data, all.len, out);
+        struct it_digest d;
+        digest_compute(IT_DIGEST_SHA256, all.data, all.len, &d);
+        for (size_t i = 0; i < 32; i++)
+                sscanf(d.hex + 2 * i, "%2hhx", &out[i]);
 }
 
 static int seccomp_program(struct ctx *c, uint64_t bounding, it_error *err)
 {
         _cleanup_buf_ struct it_buf key = IT_BUF_INIT;
         seccomp_key(c, bounding, &key);
-        struct it_digest kd, check;
+        struct it_digest kd;
+        unsigned char check[32];
         digest_compute(IT_DIGEST_SHA256, key.data, key.len, &kd);
         _cleanup_free_ char *rel = xasprintf("cache/seccomp/%s.bpf", kd.hex);
         int root = store_root_fd(c->st);
@@ -834,11 +839,8 @@ static int seccomp_program(struct ctx *c, uint64_t bounding, it_error *err)
         _cleanup_error_ it_error ign = IT_ERROR_INIT;
         if (fd >= 0 && it_fd_read(fd, rel, BPF_CACHE_MAX, &data, &len, &ign) == 0 && len > 32 &&
             (len - 32) % sizeof(struct sock_filter) == 0) {
-                cache_check(&key, data, len - 32, &check);
-                unsigned char raw[32];
-                for (size_t i = 0; i < 32; i++)
-                        sscanf(check.hex + 2 * i, "%2hhx", &raw[i]);
-                if (memcmp(raw, data + len - 32, 32) == 0) {
+                cache_check(&key, data, len - 32, check);
+                if (memcmp(check, data + len - 32, 32) == 0) {
                         c->bpf_len = (len - 32) / sizeof(struct sock_filter);
                         c->bpf = xmalloc(len - 32);
                         memcpy(c->bpf, data, len - 32);
@@ -855,14 +857,10 @@ static int seccomp_program(struct ctx *c, uint64_t bounding, it_error *err)
                 return rc;
         /* Keep it for the next start; a store we cannot write to only costs the compile. */
         size_t plen = c->bpf_len * sizeof(struct sock_filter);
-        cache_check(&key, c->bpf, plen, &check);
+        cache_check(&key, c->bpf, plen, check);
         _cleanup_buf_ struct it_buf out = IT_BUF_INIT;
         it_buf_add(&out, c->bpf, plen);
-        for (size_t i = 0; i < 32; i++) {
-                unsigned char b;
-                sscanf(check.hex + 2 * i, "%2hhx", &b);
-                it_buf_add(&out, &b, 1);
-        }
+        it_buf_add(&out, check, sizeof check);
         if ((mkdirat(root, "cache", 0700) == 0 || errno == EEXIST) &&
             (mkdirat(root, "cache/seccomp", 0700) == 0 || errno == EEXIST)) {
                 _cleanup_free_ char *path = xasprintf("%s/%s", c->root_abs, rel);
