@@ -791,10 +791,23 @@ static int open_secrets(struct ctx *c, it_error *err)
 
 /* Compiling podman's profile for three ABIs takes libseccomp ~20 ms, a third of a container's
  * start. The program depends only on what goes into the key, so it is kept in the store:
- * cache/seccomp/<sha256 of the key>.bpf holds the program and, last, the sha256 of key +
- * program (a torn or truncated file is never loaded; the store is the user's own, so no more
- * than integrity is asked). */
-#define BPF_CACHE_MAX (BPF_MAXINSNS * sizeof(struct sock_filter) + 32)
+ * cache/seccomp/<FNV-1a of the key, hex>.bpf holds the key itself (compared byte for byte), a
+ * NUL, the program and, last, the FNV-1a-64 of all that (a torn or truncated file is never
+ * loaded; the store is the user's own, so integrity is all that is asked, and no digest library
+ * is loaded for it: OpenSSL's start-up alone cost 2 MiB of peak memory). */
+#define BPF_CACHE_MAX (IT_PROCSPEC_STRING_MAX + BPF_MAXINSNS * sizeof(struct sock_filter) + 8)
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+        const unsigned char *b = p;
+        for (size_t i = 0; i < n; i++) {
+                h ^= b[i];
+                h *= UINT64_C(0x100000001b3);
+        }
+        return h;
+}
+
+#define FNV_BASIS UINT64_C(0xcbf29ce484222325)
 
 static void seccomp_key(struct ctx *c, uint64_t bounding, struct it_buf *key)
 {
@@ -802,48 +815,37 @@ static void seccomp_key(struct ctx *c, uint64_t bounding, struct it_buf *key)
         struct utsname u;
         if (uname(&u) != 0)
                 memset(&u, 0, sizeof u);
-        it_buf_addf(key, "imgtrust %s seccomp 1\nlibseccomp %u.%u.%u\nkernel %s %s\n",
+        it_buf_addf(key, "imgtrust %s seccomp 2\nlibseccomp %u.%u.%u\nkernel %s %s %s\n",
                     IMGTRUST_VERSION, v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0,
-                    u.release, u.machine);
+                    u.release, u.version, u.machine);
         it_buf_addf(key, "bounding %016llx\nprofile %s\n", (unsigned long long)bounding,
                     c->profile_src[0] ? c->profile_src : "default");
         for (size_t i = 0; i < c->o->seccomp_rules.n; i++)
                 it_buf_addf(key, "rule %s\n", c->o->seccomp_rules.v[i]);
 }
 
-/* The entry's trailer: sha256(key + program), as 32 bytes. */
-static void cache_check(const struct it_buf *key, const void *prog, size_t len,
-                        unsigned char out[32])
-{
-        _cleanup_buf_ struct it_buf all = IT_BUF_INIT;
-        it_buf_add(&all, key->data, key->len);
-        it_buf_add(&all, prog, len);
-        struct it_digest d;
-        digest_compute(IT_DIGEST_SHA256, all.data, all.len, &d);
-        for (size_t i = 0; i < 32; i++)
-                sscanf(d.hex + 2 * i, "%2hhx", &out[i]);
-}
-
 static int seccomp_program(struct ctx *c, uint64_t bounding, it_error *err)
 {
         _cleanup_buf_ struct it_buf key = IT_BUF_INIT;
         seccomp_key(c, bounding, &key);
-        struct it_digest kd;
-        unsigned char check[32];
-        digest_compute(IT_DIGEST_SHA256, key.data, key.len, &kd);
-        _cleanup_free_ char *rel = xasprintf("cache/seccomp/%s.bpf", kd.hex);
+        it_buf_add(&key, "", 1); /* the NUL ends the key in the entry */
+        _cleanup_free_ char *rel = xasprintf(
+            "cache/seccomp/%016llx.bpf", (unsigned long long)fnv1a(FNV_BASIS, key.data, key.len));
         int root = store_root_fd(c->st);
         _cleanup_close_ int fd = it_openat_beneath(root, rel, O_RDONLY, 0);
         _cleanup_free_ char *data = NULL;
         size_t len = 0;
         _cleanup_error_ it_error ign = IT_ERROR_INIT;
-        if (fd >= 0 && it_fd_read(fd, rel, BPF_CACHE_MAX, &data, &len, &ign) == 0 && len > 32 &&
-            (len - 32) % sizeof(struct sock_filter) == 0) {
-                cache_check(&key, data, len - 32, check);
-                if (memcmp(check, data + len - 32, 32) == 0) {
-                        c->bpf_len = (len - 32) / sizeof(struct sock_filter);
-                        c->bpf = xmalloc(len - 32);
-                        memcpy(c->bpf, data, len - 32);
+        if (fd >= 0 && it_fd_read(fd, rel, BPF_CACHE_MAX, &data, &len, &ign) == 0 &&
+            len > key.len + 8 && (len - key.len - 8) % sizeof(struct sock_filter) == 0 &&
+            memcmp(data, key.data, key.len) == 0) {
+                uint64_t sum = fnv1a(FNV_BASIS, data, len - 8), want;
+                memcpy(&want, data + len - 8, 8);
+                if (sum == want) {
+                        size_t plen = len - key.len - 8;
+                        c->bpf_len = plen / sizeof(struct sock_filter);
+                        c->bpf = xmalloc(plen);
+                        memcpy(c->bpf, data + key.len, plen);
                         return 0;
                 }
         }
@@ -856,11 +858,11 @@ static int seccomp_program(struct ctx *c, uint64_t bounding, it_error *err)
         if (rc < 0)
                 return rc;
         /* Keep it for the next start; a store we cannot write to only costs the compile. */
-        size_t plen = c->bpf_len * sizeof(struct sock_filter);
-        cache_check(&key, c->bpf, plen, check);
         _cleanup_buf_ struct it_buf out = IT_BUF_INIT;
-        it_buf_add(&out, c->bpf, plen);
-        it_buf_add(&out, check, sizeof check);
+        it_buf_add(&out, key.data, key.len);
+        it_buf_add(&out, c->bpf, c->bpf_len * sizeof(struct sock_filter));
+        uint64_t sum = fnv1a(FNV_BASIS, out.data, out.len);
+        it_buf_add(&out, &sum, sizeof sum);
         if ((mkdirat(root, "cache", 0700) == 0 || errno == EEXIST) &&
             (mkdirat(root, "cache/seccomp", 0700) == 0 || errno == EEXIST)) {
                 _cleanup_free_ char *path = xasprintf("%s/%s", c->root_abs, rel);
