@@ -26,7 +26,8 @@
 #   --secret                                    content inside, read-only, nowhere in the store
 #   --rm / kept                                 container dir gone / container.json kept
 #   image with /dev, /proc, /etc/hosts symlinks exit 125 naming the path; nothing outside
-#   -t                                          a pty on 0/1/2, /dev/console present
+#   -t / -i                                     a pty on 0/1/2, /dev/console present / stdin
+#                                               passed (else /dev/null)
 #   --privileged                                every cap of the bounding set, Seccomp 0, no
 #                                               masks, /sys rw; still NoNewPrivs 1, the userns,
 #                                               the fresh /dev
@@ -506,4 +507,13 @@ want() {
 	# another bounding set, another entry
 	irun --rm --cap-add NET_RAW "$IMG" true
 	assert_eq "$(ls "$STORE/cache/seccomp" | wc -l)" 2
+}
+
+@test "stdin reaches the command only with -i" {
+	run bash -c "printf 'piped\n' | setpriv --reuid=$TU_UID --regid=$TU_GID --init-groups env HOME=$U XDG_DATA_HOME=$U/data $IMGRUN --rm -i $IMG cat"
+	assert_status 0
+	assert_eq "$output" "piped"
+	run bash -c "printf 'piped\n' | setpriv --reuid=$TU_UID --regid=$TU_GID --init-groups env HOME=$U XDG_DATA_HOME=$U/data $IMGRUN --rm $IMG sh -c 'cat; readlink /proc/self/fd/0'"
+	assert_status 0
+	assert_eq "$output" "/dev/null"
 }
