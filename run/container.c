@@ -58,6 +58,7 @@ extern char **environ;
 #define PROFILE_MAX IT_SECCOMP_JSON_MAX
 #define CONFIG_MAX (4u << 20)
 #define NOFILE_MAX 1048576
+#define NPROC_PODMAN 32768
 
 void run_opts_init(struct it_run_opts *o)
 {
@@ -231,7 +232,8 @@ static int loopback_up(it_error *err)
 }
 
 /* podman's rlimits: NOFILE and NPROC at podman's own hard limit (it may not raise them rootless),
- * soft raised to hard. */
+ * soft raised to hard. podman 4.3.1 lowers its own NPROC to 32768 when it starts (strace:
+ * setrlimit(RLIMIT_NPROC, {32768, 32768})), so that is the most a container gets from it. */
 static int set_rlimits(it_error *err)
 {
         static const int res[] = {RLIMIT_NOFILE, RLIMIT_NPROC};
@@ -241,6 +243,8 @@ static int set_rlimits(it_error *err)
                         return it_error_sys(err, IT_EIO, errno, "getrlimit");
                 if (res[i] == RLIMIT_NOFILE && rl.rlim_max > NOFILE_MAX)
                         rl.rlim_max = NOFILE_MAX;
+                if (res[i] == RLIMIT_NPROC && rl.rlim_max > NPROC_PODMAN)
+                        rl.rlim_max = NPROC_PODMAN;
                 rl.rlim_cur = rl.rlim_max;
                 if (setrlimit(res[i], &rl) != 0)
                         return it_error_sys(err, IT_EIO, errno, "setrlimit %s",

@@ -15,9 +15,6 @@
 #                            hierarchies bound read-only below it; we mount cgroup2 (our cgroup
 #                            namespace's root) read-only
 #   ids.hostname             random per container on both sides (12 hex digits of the ID)
-#   limits.nproc             32768 | the user's hard limit: podman 4.3.1 lowers its own
-#                            RLIMIT_NPROC to 32768/32768 at start (strace: setrlimit) and copies
-#                            its own limit; imgrun copies the user's (cannot raise it rootless)
 #   NoNewPrivs               0 | 1: our default is on (no-new-privileges=false turns it off)
 #   socket.AF_PACKET_RAW     EPERM | EAFNOSUPPORT without CAP_NET_RAW: the kernel refuses
 #                            podman's, our family filter refuses ours first (allowed with the cap)
@@ -103,7 +100,7 @@ both() {
 }
 
 # Differences of every configuration (reasons above).
-ALWAYS="fs.mount./ fs.mount./sys/fs/cgroup ids.hostname limits.nproc"
+ALWAYS="fs.mount./ fs.mount./sys/fs/cgroup ids.hostname"
 # The socket families our filter refuses without CAP_NET_RAW.
 FAMILIES="socket.AF_PACKET_RAW socket.AF_VSOCK socket.AF_XDP"
 
