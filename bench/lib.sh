@@ -364,3 +364,21 @@ bench_isolate_env() {
 		exit 0
 	}
 }
+
+# bench_as_tu_script FILE DIR: write FILE, a wrapper running its arguments as the test user
+# (TU_UID/TU_GID from test_user_setup) with HOME, XDG_* and TMPDIR below DIR (as_test_user's
+# environment), by exec: no shell stays between hyperfine or /usr/bin/time and the program.
+bench_as_tu_script() {
+	local file=$1 tu=$2
+	{
+		printf '#!/bin/bash\n'
+		if [ "$(id -u)" = 0 ]; then
+			printf 'exec setpriv --reuid=%s --regid=%s --init-groups --reset-env ' "$TU_UID" "$TU_GID"
+		else
+			printf 'exec '
+		fi
+		printf 'env PATH=%q HOME=%q XDG_DATA_HOME=%q XDG_CONFIG_HOME=%q XDG_CACHE_HOME=%q XDG_RUNTIME_DIR=%q TMPDIR=%q LC_ALL=C.UTF-8 TZ=UTC "$@"\n' \
+			"$PATH" "$tu" "$tu/data" "$tu/config" "$tu/cache" "$tu/run" "$tu"
+	} >"$file"
+	chmod 755 "$file"
+}

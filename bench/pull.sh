@@ -125,18 +125,7 @@ as_test_user "$TU" mkdir -p "$TU/config/containers"
 as_test_user "$TU" cp "$P" "$TU/config/containers/policy.json"
 
 mkdir -p "$W/bin"
-# as-tu CMD...: CMD as the test user with HOME, XDG_* and TMPDIR below $TU (as_test_user's
-# environment), by exec: no shell stays between /usr/bin/time and the program.
-{
-	printf '#!/bin/bash\n'
-	if [ "$(id -u)" = 0 ]; then
-		printf 'exec setpriv --reuid=%s --regid=%s --init-groups --reset-env ' "$TU_UID" "$TU_GID"
-	else
-		printf 'exec '
-	fi
-	printf 'env PATH=%q HOME=%q XDG_DATA_HOME=%q XDG_CONFIG_HOME=%q XDG_CACHE_HOME=%q XDG_RUNTIME_DIR=%q TMPDIR=%q LC_ALL=C.UTF-8 TZ=UTC "$@"\n' \
-		"$PATH" "$TU" "$TU/data" "$TU/config" "$TU/cache" "$TU/run" "$TU"
-} >"$W/bin/as-tu"
+bench_as_tu_script "$W/bin/as-tu" "$TU"
 cat >"$W/bin/skopeo-umoci" <<'EOF'
 #!/bin/bash
 # skopeo-umoci REF OCI BUNDLE: what a user of these two tools runs to get a root filesystem.
