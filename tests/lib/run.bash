@@ -50,6 +50,31 @@ RUN_APPLETS="sh ls cat id echo true false sleep touch mkdir stat hostname grep w
 umount kill ps rm ln readlink head tail tr sed uname printf test mknod chmod chown cp mv dd whoami
 find sort cut ip ping nproc cmp diff sync"
 RUN_IMAGE_MTIME=1700000000
+# probe syscalls: the answers podman's default filter changes (default | unconfined), for
+# podman's and imgrun's filter alike, on this kernel (6.18) as a rootless container's root
+RUN_UNCONFINED_DIFF="syscall.add_key: ENOSYS | OK
+syscall.bpf: EPERM | EINVAL
+syscall.clock_settime: EPERM | EINVAL
+syscall.delete_module: EPERM | ENOSYS
+syscall.finit_module: EPERM | ENOSYS
+syscall.init_module: EPERM | ENOSYS
+syscall.io_uring_setup: ENOSYS | EFAULT
+syscall.ioperm: EPERM | ENOSYS
+syscall.iopl: EPERM | ENOSYS
+syscall.kcmp: EPERM | OK
+syscall.kexec_file_load: EPERM | ENOSYS
+syscall.kexec_load: EPERM | ENOSYS
+syscall.lookup_dcookie: EPERM | ENOSYS
+syscall.migrate_pages: EPERM | EINVAL
+syscall.move_pages: EPERM | OK
+syscall.open_by_handle_at: EPERM | EFAULT
+syscall.perf_event_open: EPERM | OK
+syscall.personality_0x40000: ENOSYS | OK
+syscall.process_madvise: EPERM | EBADF
+syscall.quotactl: EPERM | ENODEV
+syscall.request_key: ENOSYS | ENOKEY
+syscall.sysfs: EPERM | OK
+syscall.vmsplice: EPERM | EBADF"
 
 run_probe_build() {
 	local dir=$1
