@@ -52,6 +52,7 @@ find sort cut ip ping nproc cmp diff sync"
 RUN_IMAGE_MTIME=1700000000
 # probe syscalls: the answers podman's default filter changes (default | unconfined), for
 # podman's and imgrun's filter alike, on this kernel (6.18) as a rootless container's root
+# shellcheck disable=SC2034 # used by the suites that load this file
 RUN_UNCONFINED_DIFF="syscall.add_key: ENOSYS | OK
 syscall.bpf: EPERM | EINVAL
 syscall.clock_settime: EPERM | EINVAL
